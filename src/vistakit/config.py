@@ -1,0 +1,154 @@
+"""Typed run configuration: dataclasses with help text, loaded from YAML, overridden by `key=value`.
+
+One parser for every recipe: YAML and overrides are merged as plain dicts, then converted to the typed
+dataclasses; an unknown key or a value of the wrong type stops with the key's dotted name and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from vistakit.train_sft import TrainConfig
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ModelConfig:
+    base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder"})
+    dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16 | auto"})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "attention kernel for sampling/training"})
+    device: str = field(default="cpu", metadata={"help": "cpu | cuda | cuda:N"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "allow checkpoint code (off by default)"})
+    system_prompt: str | None = field(default=None, metadata={"help": "system message; None: the chat template's default"})
+    tiny_hidden_size: int = field(default=128, metadata={"help": "embedded model: text hidden size"})
+    tiny_layers: int = field(default=4, metadata={"help": "embedded model: decoder layers"})
+
+
+@dataclass
+class DataConfig:
+    task: str = field(default="shapes", metadata={"help": "verifier name (vistakit.verify registry)"})
+    path: str | None = field(default=None, metadata={"help": "folder with train/seed/test .jsonl; None: generate the synthetic task into the run folder"})
+    generator_seed: int = field(default=0, metadata={"help": "synthetic task: generation seed"})
+    n_train: int = field(default=1000, metadata={"help": "synthetic task: train queries (answers only are used)"})
+    n_seed: int = field(default=200, metadata={"help": "synthetic task: seed-annotated queries (gold chains used)"})
+    n_test: int = field(default=300, metadata={"help": "synthetic task: held-out queries"})
+    train_split: str = "train"
+    seed_split: str = "seed"
+    eval_split: str = "test"
+    max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries"})
+
+
+@dataclass
+class SamplingConfig:
+    backend: str = field(default="hf", metadata={"help": "hf (transformers generate); vllm on GPU"})
+    samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query"})
+    temperature: float = 1.0
+    max_new_tokens: int = 2048
+    queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)"})
+    rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query"})
+
+
+@dataclass
+class EvalConfig:
+    max_new_tokens: int = 2048
+    queries_per_batch: int = 32
+    max_queries: int | None = field(default=None, metadata={"help": "evaluate on the first N held-out queries"})
+
+
+@dataclass
+class RunConfig:
+    method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em"})
+    run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
+    rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds"})
+    seed: int = field(default=0, metadata={"help": "sampling and training seed"})
+    seed_sft: bool = field(default=False, metadata={"help": "round 0: SFT model.base on the seed chains; that model is M_0"})
+    dedup: bool | None = field(default=None, metadata={"help": "drop identical responses per query; None: the method's default"})
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+_SCALAR_CHECKS = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, float),
+    str: lambda v: isinstance(v, str),
+}
+
+
+def _convert(tp, value, key: str, source: str):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
+        return _build(tp, value, key, source)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in _SCALAR_CHECKS and not _SCALAR_CHECKS[tp](value):
+        raise ConfigError(f"{source}: '{key}' must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, values: dict, prefix: str, source: str):
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for k in values:
+        if k not in known:
+            name = f"{prefix}.{k}" if prefix else k
+            raise ConfigError(f"{source}: unknown config key '{name}' (known under '{prefix or '<top>'}': {', '.join(sorted(known))})")
+    kwargs = {k: _convert(hints[k], v, f"{prefix}.{k}" if prefix else k, source) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def apply_override(tree: dict, item: str) -> None:
+    """`a.b.c=value`; the value is parsed as YAML (numbers, bools, null, lists)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not key=value")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: '{p}' is not a section")
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), cls=RunConfig):
+    tree: dict = {}
+    source = str(path) if path else "<defaults>"
+    if path:
+        try:
+            tree = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+    for item in overrides:
+        apply_override(tree, item)
+    return _build(cls, tree, "", source + (" + overrides" if overrides else ""))
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)

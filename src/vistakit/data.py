@@ -1,0 +1,89 @@
+"""Queries of a task split, read from JSONL and checked before any work starts.
+
+A row needs `id`, `question`, `answer` and `image` (a path, or a list of paths, relative to the JSONL's
+folder). Bad input stops here with the file, the line and the field, never halfway through a round.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+REQUIRED = ("id", "question", "answer", "image")
+
+
+class DataError(ValueError):
+    pass
+
+
+@dataclass
+class Query:
+    id: str
+    question: str
+    answer: str
+    images: list[Path]
+    task: str = "exact"
+    level: int | None = None
+    answer_type: str | None = None
+    cot: str | None = None  # gold chain of thought (used for the seed split only)
+    scene: dict | None = None  # synthetic task: ground truth for grounded labels
+    extra: dict = field(default_factory=dict)
+
+
+def _check_image(path: Path, where: str) -> None:
+    if not path.exists():
+        raise DataError(f"{where}: field 'image': file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DataError(f"{where}: field 'image': cannot read image {path}: {e}") from None
+
+
+def load_split(path: str | Path, task: str | None = None, check_images: bool = True) -> list[Query]:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"split file not found: {path}")
+    queries, seen = [], set()
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}: not valid JSON: {e}") from None
+            for key in REQUIRED:
+                if row.get(key) in (None, ""):
+                    raise DataError(f"{where}: row {row.get('id', '?')!r} has no field '{key}'")
+            if row["id"] in seen:
+                raise DataError(f"{where}: duplicate id {row['id']!r}")
+            seen.add(row["id"])
+            image_field = row["image"] if isinstance(row["image"], list) else [row["image"]]
+            images = [path.parent / p for p in image_field]
+            if check_images:
+                for p in images:
+                    _check_image(p, where)
+            queries.append(Query(
+                id=str(row["id"]), question=row["question"], answer=str(row["answer"]), images=images,
+                task=task or row.get("task", "exact"), level=row.get("level"), answer_type=row.get("answer_type"),
+                cot=row.get("cot"), scene=row.get("scene"),
+                extra={k: v for k, v in row.items() if k not in REQUIRED and k not in
+                       ("task", "level", "answer_type", "cot", "scene")},
+            ))
+    if not queries:
+        raise DataError(f"{path}: no rows")
+    return queries
+
+
+def instruction_for(query: Query) -> str:
+    """The instruction text the model sees: the task's own prompt, or the question + an answer-line hint."""
+    if query.task == "shapes":
+        from vistakit.tasks.shapes import question_prompt
+
+        return question_prompt(query.question)
+    return f"{query.question}\nThink step by step, then give the final answer on a last line as \"Answer: <value>\"."

@@ -1,0 +1,167 @@
+"""The self-improvement loop of SPEC.md: round 0 (M_0, optionally SFT on the seed chains), then T rounds of
+sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step in its own folder.
+
+    run_dir/
+      config.yaml            the resolved config
+      data/                  the synthetic task, when no data.path is given
+      base_model/            the embedded tiny model, when model.base == "tiny"
+      round_0/               seed SFT (if any) and the evaluation of M_0
+      round_t/sample/        samples.jsonl: every sample with pred, correct, grounded, source
+      round_t/augment/       extra samples (STaR rationalisation)
+      round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl
+      round_t/train/         model/, train_log.json
+      round_t/eval/          predictions (samples.jsonl) and metrics.json
+      metrics.json           one entry per round
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import yaml
+
+from vistakit.augment import rationalize
+from vistakit.config import RunConfig, to_dict
+from vistakit.data import Query, instruction_for, load_split
+from vistakit.evaluate import evaluate
+from vistakit.methods import get_method
+from vistakit.models.load import load
+from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
+from vistakit.sample import sample_queries
+from vistakit.sampling import HFBackend
+from vistakit.select_samples import select_correct
+from vistakit.train_sft import train_sft
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
+    if cfg.data.path:
+        return Path(cfg.data.path)
+    data_dir = run_dir / "data"
+    if not is_done(data_dir):
+        from vistakit.tasks.shapes import write_dataset
+
+        write_dataset(data_dir, cfg.data.generator_seed, cfg.data.n_train, cfg.data.n_seed, cfg.data.n_test)
+        mark_done(data_dir)
+    return data_dir
+
+
+def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
+    if cfg.model.base != "tiny":
+        return cfg.model.base
+    out = run_dir / "base_model"
+    if not is_done(out):
+        from vistakit.models.tiny import TinySpec, build_tiny_model
+        from vistakit.tasks.shapes import corpus
+
+        rows = read_jsonl(data_dir / f"{cfg.data.seed_split}.jsonl") + read_jsonl(data_dir / f"{cfg.data.train_split}.jsonl")
+        spec = TinySpec(hidden_size=cfg.model.tiny_hidden_size, num_layers=cfg.model.tiny_layers, seed=cfg.seed)
+        build_tiny_model(out, corpus(rows), spec)
+        mark_done(out)
+    return str(out)
+
+
+def training_examples(queries: dict[str, Query], records: list[dict]) -> list[dict]:
+    """Kept samples as SFT examples, on the plain instruction (never a hint)."""
+    return [{"instruction": instruction_for(queries[r["query_id"]]),
+             "images": [str(p) for p in queries[r["query_id"]].images], "response": r["response"]}
+            for r in records if r["kept"]]
+
+
+class Loop:
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        self.method = get_method(cfg.method)
+        self.run_dir = Path(cfg.run_dir)
+        self.system = cfg.model.system_prompt
+
+    def _backend(self, model_path: str) -> HFBackend:
+        m = self.cfg.model
+        model, processor = load(model_path, m.dtype, m.attn_implementation, m.device, m.trust_remote_code)
+        model.eval()
+        return HFBackend(model, processor)
+
+    def _evaluate(self, backend: HFBackend, round_dir: Path, test: list[Query]) -> dict:
+        e = self.cfg.eval
+        return evaluate(backend, backend.processor, test, round_dir / "eval", max_new_tokens=e.max_new_tokens,
+                        queries_per_batch=e.queries_per_batch, system=self.system)
+
+    def run(self) -> list[dict]:
+        cfg, run_dir = self.cfg, self.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        torch.manual_seed(cfg.seed)
+        data_dir = prepare_data(cfg, run_dir)
+        task = cfg.data.task
+        train = load_split(data_dir / f"{cfg.data.train_split}.jsonl", task)[: cfg.data.max_train_queries]
+        test = load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[: cfg.eval.max_queries]
+        by_id = {q.id: q for q in train}
+        m0 = prepare_base_model(cfg, run_dir, data_dir)
+
+        history = []
+        round0 = run_dir / "round_0"
+        if cfg.seed_sft or self.method.seed_only:
+            seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task)
+            missing = [q.id for q in seed if not q.cot]
+            if missing:
+                raise ValueError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without 'cot' for seed SFT: {missing[:5]}")
+            examples = [{"instruction": instruction_for(q), "images": [str(p) for p in q.images], "response": q.cot}
+                        for q in seed]
+            m0 = self._train(m0, examples, round0 / "train", cfg.seed_train or cfg.train)
+        history.append({"round": 0, "model": m0, **self._evaluate(self._backend(m0), round0, test)})
+        log.info("round 0: accuracy %.3f", history[-1]["accuracy"])
+
+        rounds = self.method.rounds if self.method.rounds is not None else cfg.rounds
+        current = m0
+        for t in range(1, rounds + 1):
+            round_dir = run_dir / f"round_{t}"
+            backend = None if is_done(round_dir / "train") else self._backend(current)
+            if backend is not None:
+                records = self._collect(backend, train, round_dir, t)
+                decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
+                write_jsonl(round_dir / "select" / "decisions.jsonl", decisions)
+                kept = [d for d in decisions if d["kept"]]
+                write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
+                current = self._train(m0, training_examples(by_id, kept), round_dir / "train", cfg.train)
+            current = str(round_dir / "train" / "model")
+            metrics = self._evaluate(self._backend(current), round_dir, test)
+            stats = self._round_stats(round_dir)
+            history.append({"round": t, "model": current, **metrics, **stats})
+            log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
+        write_json(run_dir / "metrics.json", history)
+        return history
+
+    def _collect(self, backend: HFBackend, train: list[Query], round_dir: Path, t: int) -> list[dict]:
+        s, cfg = self.cfg.sampling, self.cfg
+        common = dict(temperature=s.temperature, max_new_tokens=s.max_new_tokens,
+                      queries_per_batch=s.queries_per_batch, system=self.system)
+        records = sample_queries(backend, backend.processor, train, round_dir / "sample",
+                                 samples_per_query=s.samples_per_query, seed=cfg.seed * 1000 + t,
+                                 desc=f"round {t} sampling", **common)
+        if "rationalize" in self.method.augment:
+            records = records + rationalize(backend, backend.processor, train, records, round_dir / "augment",
+                                            samples_per_query=s.rationalization_samples,
+                                            seed=cfg.seed * 1000 + t, **common)
+        return records
+
+    def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg) -> str:
+        if not is_done(out_dir):
+            train_sft(base, examples, out_dir, train_cfg, system=self.system, device=self.cfg.model.device)
+            mark_done(out_dir)
+        return str(out_dir / "model")
+
+    @staticmethod
+    def _round_stats(round_dir: Path) -> dict:
+        path = round_dir / "select" / "decisions.jsonl"
+        if not path.exists():
+            return {}
+        decisions = read_jsonl(path)
+        solved = {d["query_id"] for d in decisions if d["kept"]}
+        queries = {d["query_id"] for d in decisions}
+        correct = [d for d in decisions if d["correct"]]
+        return {"samples": len(decisions), "kept": sum(d["kept"] for d in decisions),
+                "train_sample_accuracy": len(correct) / max(len(decisions), 1),
+                "queries_with_positive": len(solved), "queries": len(queries)}

@@ -1,0 +1,79 @@
+"""Model inputs for queries, with or without responses: one function for sampling, training and scoring.
+
+The processor expands image placeholders (so every family's own rule applies); responses are tokenized
+separately and appended as ids, so a response's tokens are the same whether it was generated or
+teacher-forced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from vistakit.models.segments import Segments, find_segments
+
+
+def query_messages(instruction: str, n_images: int = 1, system: str | None = None) -> list[dict]:
+    content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": instruction}]
+    messages = [{"role": "system", "content": system}] if system else []
+    return messages + [{"role": "user", "content": content}]
+
+
+def render_query(processor, instruction: str, n_images: int = 1, system: str | None = None) -> str:
+    """The prompt text up to and including the assistant header, in the model's own chat template."""
+    return processor.apply_chat_template(
+        query_messages(instruction, n_images, system), add_generation_prompt=True, tokenize=False
+    )
+
+
+@dataclass
+class Batch:
+    inputs: dict  # model kwargs: input_ids, attention_mask, pixel_values, image_grid_thw, ...
+    response_start: list[int]  # per row, index of the first response token (= prompt end)
+    labels: torch.Tensor | None = None  # response tokens, -100 elsewhere
+
+    def segments(self, vision_ids: frozenset[int]) -> list[Segments]:
+        ids, mask = self.inputs["input_ids"], self.inputs["attention_mask"]
+        return [find_segments(ids[i], mask[i], s, vision_ids) for i, s in enumerate(self.response_start)]
+
+
+def response_ids(tokenizer, response: str, add_eos: bool = True) -> list[int]:
+    ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+    return ids + [tokenizer.eos_token_id] if add_eos else ids
+
+
+def encode(
+    processor,
+    prompts: list[str],
+    images: list[list[Image.Image]],
+    responses: list[list[int]] | None = None,
+    padding_side: str = "left",
+) -> Batch:
+    """Pad prompts (+ response ids) into one batch. `images[i]` are the images of prompt i, in order."""
+    tok = processor.tokenizer
+    flat = [im for ims in images for im in ims]
+    enc = processor(text=prompts, images=flat or None, padding=True, padding_side="left", return_tensors="pt")
+    rows = [ids[m.bool()].tolist() for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
+    prompt_lens = [len(r) for r in rows]
+    if responses is not None:
+        rows = [r + list(resp) for r, resp in zip(rows, responses)]
+    width = max(len(r) for r in rows)
+    pad = tok.pad_token_id
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    starts = []
+    for i, r in enumerate(rows):
+        off = width - len(r) if padding_side == "left" else 0
+        input_ids[i, off : off + len(r)] = torch.tensor(r)
+        attention[i, off : off + len(r)] = 1
+        starts.append(off + prompt_lens[i])
+        labels[i, off + prompt_lens[i] : off + len(r)] = input_ids[i, off + prompt_lens[i] : off + len(r)]
+    inputs = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    inputs.update(input_ids=input_ids, attention_mask=attention)
+    if "mm_token_type_ids" in enc:  # Qwen-VL: 1 on image tokens, drives the M-RoPE positions
+        image_id = getattr(processor, "image_token_id", None)
+        inputs["mm_token_type_ids"] = (input_ids == image_id).long() * attention
+    return Batch(inputs=inputs, response_start=starts, labels=labels if responses is not None else None)

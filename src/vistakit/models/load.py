@@ -1,0 +1,42 @@
+"""Load any image-text-to-text checkpoint (hub name or local path) with its processor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForImageTextToText
+
+from vistakit.models.processor import TINY_MARKER, load_processor
+
+
+def resolve_dtype(name: str):
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def load_model(name_or_path: str | Path, dtype: str = "float32", attn_implementation: str = "sdpa",
+               device: str = "cpu", trust_remote_code: bool = False):
+    model = AutoModelForImageTextToText.from_pretrained(
+        str(name_or_path), dtype=resolve_dtype(dtype), attn_implementation=attn_implementation,
+        trust_remote_code=trust_remote_code, use_safetensors=True,
+    )
+    return model.to(device)
+
+
+def load(name_or_path: str | Path, dtype: str = "float32", attn_implementation: str = "sdpa",
+         device: str = "cpu", trust_remote_code: bool = False):
+    """(model, processor), the processor with left padding for batched generation."""
+    processor = load_processor(name_or_path, trust_remote_code=trust_remote_code)
+    processor.tokenizer.padding_side = "left"
+    model = load_model(name_or_path, dtype, attn_implementation, device, trust_remote_code)
+    return model, processor
+
+
+def save(model, processor, out_dir: str | Path, source: str | Path) -> None:
+    """Save a trained model so that `load` reads it back like the checkpoint it came from."""
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    marker = Path(source) / TINY_MARKER
+    if marker.exists():
+        (out_dir / TINY_MARKER).write_text(marker.read_text())
