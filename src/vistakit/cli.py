@@ -20,9 +20,10 @@ def _table(rows: list[tuple[str, list[dict]]]) -> str:
     for name, hist in rows:
         for h in hist:
             g = h["grounded_rate_of_correct"]
+            g = "-" if g is None else f"{g:.3f}"
             lines.append(f"{name:<10} {h['round']:>5} {h['accuracy']:>6.3f} "
                          + " ".join(f"{h['by_level'].get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
-                         + f" {g if g is None else round(g, 3):>9}")
+                         + f" {g:>9}")
     return "\n".join(lines)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vistakit.config import ConfigError
+
 
 @dataclass(frozen=True)
 class Method:
@@ -25,5 +27,5 @@ METHODS = {
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
+        raise ConfigError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
     return METHODS[name]

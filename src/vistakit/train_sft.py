@@ -80,7 +80,7 @@ def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path,
         learning_rate=cfg.learning_rate,
         per_device_train_batch_size=cfg.examples_per_device_batch,
         gradient_accumulation_steps=cfg.grad_accum_steps,
-        warmup_ratio=cfg.warmup_ratio,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
         weight_decay=cfg.weight_decay,
         lr_scheduler_type=cfg.lr_scheduler,
         max_grad_norm=cfg.max_grad_norm,

@@ -1,0 +1,28 @@
+import pytest
+from PIL import Image
+
+from vistakit.models.tiny import TinySpec, build_tiny_model
+
+CORPUS = [
+    "How many red shapes are there?\nred circle at top left\ncount 1\nAnswer: 1",
+    "What color is the shape at the bottom right?\nblue square at bottom right\nAnswer: blue",
+    "Is there a green triangle? yellow yes no middle center left right",
+] * 20
+
+
+@pytest.fixture(scope="session")
+def tiny_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), CORPUS, TinySpec(vocab_size=400))
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_path):
+    from vistakit.models.load import load
+
+    model, processor = load(tiny_path)
+    return model.eval(), processor
+
+
+@pytest.fixture
+def image():
+    return Image.new("RGB", (84, 84), (200, 30, 30))

@@ -1,0 +1,89 @@
+import pytest
+
+from vistakit.verify import (Verifier, answer_line, boxed, exact, get, last_number, number, option,
+                             option_letter, register, verify, yes_no)
+
+
+def test_answer_line_takes_the_last_one():
+    assert answer_line("Answer: 2\nwait\nanswer:  3 \nbye") == "3"
+    assert answer_line("red circle at top left\nANSWER: Red") == "Red"
+
+
+def test_answer_line_missing_or_empty_is_none():
+    assert answer_line("red circle at top left\nred") is None
+    assert answer_line("Answer:   \n") is None
+
+
+def test_boxed_handles_nested_braces():
+    assert boxed(r"so \boxed{1} then \boxed{\frac{1}{2}}.") == r"\frac{1}{2}"
+    assert boxed("no box here") is None
+    assert boxed(r"\boxed{unclosed {") is None
+
+
+def test_option_letter_precedence():
+    # an explicit answer beats a later "C." and a bare letter
+    assert option_letter("Answer: (B)\nC. is wrong, so is D") == "B"
+    assert option_letter("I think C) fits, not D") == "C"
+    assert option_letter("between A and D") == "D"  # last bare letter wins
+    assert option_letter("Answer: Dog") is None  # not a letter option
+    assert option_letter("nothing here") is None
+
+
+def test_last_number():
+    assert last_number("3 apples and 1,200.5 pears.") == "1,200.5"
+    assert last_number("about 50%") == "50%"
+    assert last_number("none") is None
+
+
+def test_exact_normalises():
+    assert exact("  Red.  ", "red")
+    assert exact("bottom   right!", "bottom right")
+    assert not exact("reddish", "red")
+    assert not exact(None, "red")
+
+
+def test_number():
+    assert number("3.0", "3")
+    assert number("1,000", "1000")
+    assert number("50%", "0.5")
+    assert number("50%", "50%")
+    assert not number("4", "3")
+    assert not number("three", "3")
+    assert not number(None, "3")
+
+
+def test_yes_no():
+    assert yes_no("Yes.", "yes")
+    assert yes_no("yes, yes", "yes")
+    assert not yes_no("yes and no", "yes")
+    assert not yes_no("no", "yes")
+    assert not yes_no("maybe", "no")
+    assert not yes_no(None, "no")
+
+
+def test_option():
+    assert option("b", "B")
+    assert option("(C) a dog", "C")
+    assert not option("A", "B")
+    assert not option(None, "A")
+
+
+def test_verify_shapes_dispatches_on_answer_type():
+    assert verify("shapes", "count 3\nAnswer: 3.0", "3", answer_type="number") == ("3.0", True)
+    assert verify("shapes", "Answer: yes and no", "yes", answer_type="yes_no") == ("yes and no", False)
+    assert verify("shapes", "Answer: Red", "red", answer_type="word") == ("Red", True)
+
+
+def test_no_answer_line_is_wrong_for_every_generic_task():
+    for task in ("exact", "number", "yes_no", "option"):
+        assert verify(task, "the answer is 3\n3", "3") == (None, False)
+
+
+def test_unknown_task_lists_known_ones():
+    with pytest.raises(KeyError, match="known tasks: .*shapes"):
+        get("no-such-task")
+
+
+def test_register_new_task():
+    register("test-boxed", Verifier(boxed, number))
+    assert verify("test-boxed", r"\boxed{12}", "12") == ("12", True)
