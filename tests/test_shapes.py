@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vistakit.tasks.shapes import (CELL, COLS, RGB, ROWS, build_split, chance_accuracy, claim_accuracy, corpus,
+from vistakit.tasks.shapes import (CELL, COLS, RGB, ROWS, build_split, cell_shade, chance_accuracy, claim_accuracy, corpus,
                                    label_grounded, pair_key, parse_claims, prior_accuracy, question_prompt, render,
                                    write_dataset)
 from vistakit.verify import verify
@@ -64,7 +64,7 @@ def test_every_question_type_occurs(rows):
 
 
 def test_correct_answer_with_false_claim_is_ungrounded():
-    response = "red circle at top left\nyellow square at bottom left\ncount 2\nAnswer: 1"
+    response = "top left: red circle\nbottom left: yellow square\ncount 2\nAnswer: 1"
     assert verify("shapes", response, "1", answer_type="number")[1]
     assert not label_grounded(response, SCENE)
     assert claim_accuracy(response, SCENE) == 0.5
@@ -76,11 +76,11 @@ def test_no_claims_is_ungrounded():
 
 
 def test_parse_claims_tolerates_spacing_and_case():
-    text = "  Red   Circle at  top\tleft\nblue square at middle center.\nredcircle at top left\ncircles 2"
+    text = "  Top  \tleft :Red   Circle\nmiddle center: blue square.\ntop left: redcircle\ncircles 2"
     assert parse_claims(text) == [("red", "circle", "top", "left"), ("blue", "square", "middle", "center")]
 
 
-def test_render_colours_occupied_cells_and_leaves_others_black():
+def test_render_colours_occupied_cells_and_shades_the_rest():
     image = render(SCENE)
     assert image.size == (84, 84) and image.mode == "RGB"
     occupied = {(o["row"], o["col"]): RGB[o["color"]] for o in SCENE["objects"]}
@@ -88,10 +88,11 @@ def test_render_colours_occupied_cells_and_leaves_others_black():
         for col in range(len(COLS)):
             cx, cy = col * CELL + CELL // 2, row * CELL + CELL // 2
             centre = {image.getpixel((cx + dx, cy + dy)) for dx in (-2, 0, 1) for dy in (-2, 0, 1)}
-            assert centre == {occupied.get((row, col), (0, 0, 0))}
-            # objects stay inside their cell: the cell border is black
+            assert centre == {occupied.get((row, col), cell_shade(row, col))}
+            # objects stay inside their cell: the cell border has the cell's own shade
             border = {image.getpixel((col * CELL + i, row * CELL)) for i in range(CELL)}
-            assert border == {(0, 0, 0)}
+            assert border == {cell_shade(row, col)}
+    assert len({cell_shade(r, c) for r in range(3) for c in range(3)}) == 9
 
 
 def test_levels_are_balanced(rows):

@@ -1,6 +1,6 @@
 """The embedded default task: coloured shapes on a 3x3 grid, questions at three levels, gold chains of thought.
 
-Every scene statement in a chain is a claim `<color> <shape> at <row> <col>`, so a response is labelled
+Every scene statement in a chain is a claim `<row> <col>: <color> <shape>`, so a response is labelled
 grounded (all its claims are true of the scene) as well as correct (its answer line). Colours, shapes and the
 yes/no answers are skewed on purpose: a model can then guess some answers without looking, which is what
 produces the correct-but-ungrounded chains the VISTA steps must find.
@@ -35,8 +35,8 @@ P_EXISTS_YES = 0.3  # "Is there a ...?" is answered "no" about 70% of the time
 P_MORE_YES = 0.67  # "Are there more ...?" is answered "yes" about 67% of the time
 DIRECTIONS = {"right of": (0, 1), "left of": (0, -1), "above": (-1, 0), "below": (1, 0)}
 
-CLAIM_RE = re.compile(
-    rf"\b({'|'.join(COLORS)})\s+({'|'.join(SHAPES)})\s+at\s+({'|'.join(ROWS)})\s+({'|'.join(COLS)})\b",
+CLAIM_RE = re.compile(  # "top left: red circle"
+    rf"\b({'|'.join(ROWS)})\s+({'|'.join(COLS)})\s*:\s*({'|'.join(COLORS)})\s+({'|'.join(SHAPES)})\b",
     re.IGNORECASE,
 )
 
@@ -78,9 +78,19 @@ def random_scene(rng: random.Random) -> Scene:
                         for c in cells]}
 
 
+def cell_shade(row: int, col: int) -> tuple[int, int, int]:
+    """A distinct dark grey per cell. Qwen2.5-VL's vision tower has no absolute position embedding (only
+    2-D RoPE), so a tiny randomly initialised one learns "which cell" far faster from the cell's own shade."""
+    v = 25 * (row * GRID + col)
+    return (v, v, v)
+
+
 def render(scene: Scene) -> Image.Image:
-    image = Image.new("RGB", (GRID * CELL, GRID * CELL))  # black
+    image = Image.new("RGB", (GRID * CELL, GRID * CELL))
     draw = ImageDraw.Draw(image)
+    for r in range(GRID):
+        for c in range(GRID):
+            draw.rectangle((c * CELL, r * CELL, (c + 1) * CELL - 1, (r + 1) * CELL - 1), fill=cell_shade(r, c))
     margin = (CELL - OBJECT_PX) // 2
     for o in scene["objects"]:
         x0, y0 = o["col"] * CELL + margin, o["row"] * CELL + margin
@@ -100,7 +110,9 @@ def position(o: Obj) -> str:
 
 
 def claim(o: Obj) -> str:
-    return f"{o['color']} {o['shape']} at {position(o)}"
+    """Position first: the model names a cell, then reads that cell, which a tiny model learns far faster
+    than recalling which cell an object it already named sits in."""
+    return f"{position(o)}: {o['color']} {o['shape']}"
 
 
 # --- questions ------------------------------------------------------------------------------------------
@@ -234,7 +246,8 @@ def write_dataset(out_dir: str | Path, seed: int, n_train: int, n_seed: int, n_t
 # --- labels and baselines -------------------------------------------------------------------------------
 
 def parse_claims(text: str) -> list[tuple[str, str, str, str]]:
-    return [tuple(w.lower() for w in m.groups()) for m in CLAIM_RE.finditer(text)]  # type: ignore[misc]
+    """(color, shape, row, col) of every claim, lower-cased."""
+    return [(c.lower(), s.lower(), r.lower(), k.lower()) for r, k, c, s in CLAIM_RE.findall(text)]
 
 
 def _truths(scene: Scene) -> set[tuple[str, str, str, str]]:
