@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vistakit.tasks.shapes import (CELL, COLS, RGB, ROWS, build_split, cell_shade, chance_accuracy, claim_accuracy, corpus,
+from vistakit.tasks.shapes import (CELL, COLS, RGB, ROWS, build_split, chance_accuracy, claim_accuracy, corpus,
                                    label_grounded, pair_key, parse_claims, prior_accuracy, question_prompt, render,
                                    write_dataset)
 from vistakit.verify import verify
@@ -57,17 +57,21 @@ def test_gold_cot_is_grounded_and_correct(rows):
 
 
 def test_every_question_type_occurs(rows):
-    openings = ("What color is the shape at", "What shape is at", "Is there a", "How many",
-                "Are there more", "What color is the shape right of", "What color is the shape above")
+    openings = ("What color is the", "What shape is the", "Is there a", "How many", "Are there more")
     for opening in openings:
         assert any(r["question"].startswith(opening) for r in rows), opening
 
 
 def test_correct_answer_with_false_claim_is_ungrounded():
-    response = "top left: red circle\nbottom left: yellow square\ncount 2\nAnswer: 1"
+    # SCENE: one red circle, one blue square, one green triangle
+    response = "red circle: 1\nred square: 1\nred shapes: 1\nAnswer: 1"
     assert verify("shapes", response, "1", answer_type="number")[1]
     assert not label_grounded(response, SCENE)
-    assert claim_accuracy(response, SCENE) == 0.5
+    assert claim_accuracy(response, SCENE) == 2 / 3
+    assert label_grounded("red circle: 1\nred shapes: 1\nAnswer: 1", SCENE)
+    # a true zero count is a true claim
+    assert label_grounded("yellow circle: 0\nAnswer: no", SCENE)
+    assert not label_grounded("blue square: 0\nAnswer: no", SCENE)
 
 
 def test_no_claims_is_ungrounded():
@@ -76,11 +80,11 @@ def test_no_claims_is_ungrounded():
 
 
 def test_parse_claims_tolerates_spacing_and_case():
-    text = "  Top  \tleft :Red   Circle\nmiddle center: blue square.\ntop left: redcircle\ncircles 2"
-    assert parse_claims(text) == [("red", "circle", "top", "left"), ("blue", "square", "middle", "center")]
+    text = "  Red   Circle :2\nBLUE shapes: 3.\ntriangles:0\nredcircle: 1\ncircles 2\n2 is more than 1"
+    assert parse_claims(text) == [("red", "circle", 2), ("blue", None, 3), (None, "triangle", 0)]
 
 
-def test_render_colours_occupied_cells_and_shades_the_rest():
+def test_render_colours_occupied_cells_and_leaves_others_black():
     image = render(SCENE)
     assert image.size == (84, 84) and image.mode == "RGB"
     occupied = {(o["row"], o["col"]): RGB[o["color"]] for o in SCENE["objects"]}
@@ -88,11 +92,10 @@ def test_render_colours_occupied_cells_and_shades_the_rest():
         for col in range(len(COLS)):
             cx, cy = col * CELL + CELL // 2, row * CELL + CELL // 2
             centre = {image.getpixel((cx + dx, cy + dy)) for dx in (-2, 0, 1) for dy in (-2, 0, 1)}
-            assert centre == {occupied.get((row, col), cell_shade(row, col))}
-            # objects stay inside their cell: the cell border has the cell's own shade
+            assert centre == {occupied.get((row, col), (0, 0, 0))}
+            # objects stay inside their cell: the cell border is black
             border = {image.getpixel((col * CELL + i, row * CELL)) for i in range(CELL)}
-            assert border == {cell_shade(row, col)}
-    assert len({cell_shade(r, c) for r in range(3) for c in range(3)}) == 9
+            assert border == {(0, 0, 0)}
 
 
 def test_levels_are_balanced(rows):

@@ -1,0 +1,70 @@
+"""A run killed with SIGKILL during sampling and during training resumes and ends with the same samples."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from vistakit.runfolder import read_jsonl
+
+TINY_RUN = [
+    "method=rest-em", "rounds=2", "seed_sft=true", "data.n_train=24", "data.n_seed=24", "data.n_test=8",
+    "sampling.samples_per_query=2", "sampling.max_new_tokens=24", "sampling.queries_per_batch=2",
+    "train.epochs=3", "train.examples_per_device_batch=4", "train.learning_rate=0.001",
+    "seed_train.epochs=3", "seed_train.learning_rate=0.002", "seed_train.examples_per_device_batch=4",
+    "eval.max_new_tokens=24", "train.logging_steps=1", "model.tiny_hidden_size=64", "model.tiny_layers=2",
+]
+
+
+def _cmd(run_dir: Path) -> list[str]:
+    preset = resources.files("vistakit.presets") / "demo.yaml"
+    return [sys.executable, "-m", "vistakit.cli", "run", str(preset), f"run_dir={run_dir}"] + TINY_RUN
+
+
+def _run(run_dir: Path) -> None:
+    subprocess.run(_cmd(run_dir), check=True, capture_output=True, env={**os.environ, "TQDM_DISABLE": "1"})
+
+
+def _kill_when(run_dir: Path, ready, timeout: float = 300) -> None:
+    proc = subprocess.Popen(_cmd(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TQDM_DISABLE": "1"})
+    start = time.time()
+    while not ready() and proc.poll() is None and time.time() - start < timeout:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _samples(run_dir: Path) -> list[list[dict]]:
+    return [read_jsonl(run_dir / f"round_{t}" / "sample" / "samples.jsonl") for t in (1, 2)]
+
+
+def test_killed_runs_resume_to_the_same_samples(tmp_path):
+    ref = tmp_path / "ref"
+    _run(ref)
+
+    killed_sampling = tmp_path / "killed-sampling"
+    batches = killed_sampling / "round_1" / "sample" / "batches"
+    _kill_when(killed_sampling, lambda: len(list(batches.glob("*.jsonl"))) >= 2)
+    assert not (killed_sampling / "round_1" / "sample" / "DONE").exists()
+    _run(killed_sampling)
+
+    killed_training = tmp_path / "killed-training"
+    ckpts = killed_training / "round_1" / "train" / "checkpoints"
+    _kill_when(killed_training, lambda: any(ckpts.glob("checkpoint-*/trainer_state.json")))
+    assert not (killed_training / "round_1" / "train" / "DONE").exists()
+    _run(killed_training)
+
+    expected = _samples(ref)
+    assert len(expected[0]) == 48
+    for run in (killed_sampling, killed_training):
+        got = _samples(run)
+        assert [len(r) for r in got] == [len(r) for r in expected]
+        assert [sum(x["correct"] for x in r) for r in got] == [sum(x["correct"] for x in r) for r in expected]
+        assert [x["response"] for x in got[0]] == [x["response"] for x in expected[0]]
+        kept = [read_jsonl(run / f"round_{t}" / "select" / "train_set.jsonl") for t in (1, 2)]
+        assert [len(k) for k in kept] == [len(read_jsonl(ref / f"round_{t}" / "select" / "train_set.jsonl")) for t in (1, 2)]
