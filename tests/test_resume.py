@@ -11,11 +11,10 @@ from pathlib import Path
 from vistakit.runfolder import read_jsonl
 
 TINY_RUN = [
-    "method=rest-em", "rounds=2", "seed_sft=true", "data.n_train=24", "data.n_seed=24", "data.n_test=8",
+    "method=rest-em", "rounds=2", "seed_sft=true", "data.n_train=24", "data.n_seed=64", "data.n_test=8",
     "sampling.samples_per_query=2", "sampling.max_new_tokens=24", "sampling.queries_per_batch=2",
-    "train.epochs=3", "train.examples_per_device_batch=4", "train.learning_rate=0.001",
-    "seed_train.epochs=3", "seed_train.learning_rate=0.002", "seed_train.examples_per_device_batch=4",
-    "eval.max_new_tokens=24", "train.logging_steps=1", "model.tiny_hidden_size=64", "model.tiny_layers=2",
+    "train.epochs=4", "train.examples_per_device_batch=2", "seed_train.epochs=12", "seed_train.learning_rate=0.003",
+    "eval.max_new_tokens=24", "model.tiny_hidden_size=64", "model.tiny_layers=2",
 ]
 
 
@@ -61,6 +60,7 @@ def test_killed_runs_resume_to_the_same_samples(tmp_path):
 
     expected = _samples(ref)
     assert len(expected[0]) == 48
+    assert read_jsonl(ref / "round_1" / "select" / "train_set.jsonl"), "round 1 must train on something"
     for run in (killed_sampling, killed_training):
         got = _samples(run)
         assert [len(r) for r in got] == [len(r) for r in expected]

@@ -16,6 +16,7 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -126,7 +127,7 @@ class Loop:
                 kept = [d for d in decisions if d["kept"]]
                 write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
                 current = self._train(m0, training_examples(by_id, kept), round_dir / "train", cfg.train)
-            current = str(round_dir / "train" / "model")
+            current = self._trained_model(round_dir / "train")
             metrics = self._evaluate(self._backend(current), round_dir, test)
             stats = self._round_stats(round_dir)
             history.append({"round": t, "model": current, **metrics, **stats})
@@ -149,9 +150,19 @@ class Loop:
 
     def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg) -> str:
         if not is_done(out_dir):
-            train_sft(base, examples, out_dir, train_cfg, system=self.system, device=self.cfg.model.device)
+            if examples:
+                model = str(train_sft(base, examples, out_dir, train_cfg, system=self.system,
+                                      device=self.cfg.model.device))
+            else:  # nothing survived the filter: this round's model is its base, unchanged
+                log.warning("%s: no training examples; the round keeps %s", out_dir, base)
+                model = base
+            write_json(out_dir / "result.json", {"model": model, "examples": len(examples)})
             mark_done(out_dir)
-        return str(out_dir / "model")
+        return self._trained_model(out_dir)
+
+    @staticmethod
+    def _trained_model(train_dir: Path) -> str:
+        return json.loads((train_dir / "result.json").read_text())["model"]
 
     @staticmethod
     def _round_stats(round_dir: Path) -> dict:
