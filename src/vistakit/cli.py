@@ -11,20 +11,7 @@ from pathlib import Path
 
 from vistakit.config import ConfigError, load_config
 from vistakit.data import DataError
-
-
-def _table(rows: list[tuple[str, list[dict]]]) -> str:
-    levels = sorted({lvl for _, hist in rows for h in hist for lvl in h["by_level"]})
-    head = f"{'method':<10} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels) + f" {'grounded':>9}"
-    lines = [head, "-" * len(head)]
-    for name, hist in rows:
-        for h in hist:
-            g = h["grounded_rate_of_correct"]
-            g = "-" if g is None else f"{g:.3f}"
-            lines.append(f"{name:<10} {h['round']:>5} {h['accuracy']:>6.3f} "
-                         + " ".join(f"{h['by_level'].get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
-                         + f" {g:>9}")
-    return "\n".join(lines)
+from vistakit.report import plot, table
 
 
 def cmd_run(args) -> None:
@@ -32,7 +19,7 @@ def cmd_run(args) -> None:
 
     cfg = load_config(args.config, args.overrides)
     history = Loop(cfg).run()
-    print(_table([(cfg.method, history)]))
+    print(table([(cfg.method, history)]))
 
 
 def cmd_demo(args) -> None:
@@ -52,16 +39,19 @@ def cmd_demo(args) -> None:
             f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
         ] + args.overrides)
         rows.append((method, Loop(cfg).run()[1:]))
-    print(_table(rows))
-    print(f"chance accuracy on the test split: {_chance(run_dir / 'sft-seed' / 'data'):.3f}; "
-          f"demo took {(time.time() - start) / 60:.1f} min; run folders under {run_dir}")
+    chance, prior = _baselines(run_dir / "sft-seed" / "data")
+    print(table(rows))
+    figure = plot(rows, run_dir / "accuracy.png", chance)
+    print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
+          f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")
 
 
-def _chance(data_dir: Path) -> float:
+def _baselines(data_dir: Path) -> tuple[float, float]:
     from vistakit.runfolder import read_jsonl
-    from vistakit.tasks.shapes import chance_accuracy
+    from vistakit.tasks.shapes import chance_accuracy, prior_accuracy
 
-    return chance_accuracy(read_jsonl(data_dir / "test.jsonl"))
+    rows = read_jsonl(data_dir / "test.jsonl")
+    return chance_accuracy(rows), prior_accuracy(rows)
 
 
 def cmd_eval(args) -> None:
@@ -74,7 +64,7 @@ def cmd_eval(args) -> None:
     queries = load_split(Path(args.data) / f"{args.split}.jsonl", args.task)[: args.max_queries]
     metrics = evaluate(HFBackend(model.eval(), processor), processor, queries, Path(args.out),
                        max_new_tokens=args.max_new_tokens, queries_per_batch=args.queries_per_batch)
-    print(_table([(Path(args.model).name[:10], [{"round": 0, **metrics}])]))
+    print(table([(Path(args.model).name[:10], [{"round": 0, **metrics}])]))
 
 
 def main(argv: list[str] | None = None) -> int:

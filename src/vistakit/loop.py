@@ -100,12 +100,13 @@ class Loop:
         train = load_split(data_dir / f"{cfg.data.train_split}.jsonl", task)[: cfg.data.max_train_queries]
         test = load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[: cfg.eval.max_queries]
         by_id = {q.id: q for q in train}
+        use_seed = cfg.seed_sft or self.method.seed_only
+        seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task) if use_seed else []
         m0 = prepare_base_model(cfg, run_dir, data_dir)
 
         history = []
         round0 = run_dir / "round_0"
-        if cfg.seed_sft or self.method.seed_only:
-            seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task)
+        if use_seed:
             missing = [q.id for q in seed if not q.cot]
             if missing:
                 raise ValueError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without 'cot' for seed SFT: {missing[:5]}")

@@ -37,8 +37,8 @@ COLS = ("left", "center", "right")
 RGB = {"red": (230, 40, 40), "green": (40, 200, 40), "blue": (40, 80, 230), "yellow": (230, 220, 40)}
 CELL, GRID, OBJECT_PX = 28, 3, 22
 MIN_OBJECTS, MAX_OBJECTS = 2, 5
-P_EXISTS_YES = 0.3  # "Is there a ...?" is answered "no" about 70% of the time
-P_MORE_YES = 0.67  # "Are there more ...?" is answered "yes" about 67% of the time
+P_EXISTS_YES = 0.4  # "Is there a ...?" is answered "no" about 60% of the time
+P_MORE_YES = 0.6  # "Are there more ...?" is answered "yes" about 60% of the time
 
 _C, _S = "|".join(COLORS), "|".join(SHAPES)
 CLAIM_RE = re.compile(  # "red circle: 2" | "red shapes: 3" | "circles: 1"
@@ -177,10 +177,24 @@ def _compare(scene: Scene, rng: random.Random) -> Question:
                     tuple(steps))
 
 
+def _sum(scene: Scene, rng: random.Random) -> Question:
+    """Two totals added: hard to guess, so a correct answer here usually means the chain looked."""
+    by_color = rng.random() < 0.5
+    values = list(COLORS if by_color else SHAPES)
+    n = {v: count(scene, v) if by_color else count(scene, shape=v) for v in values}
+    present = [v for v in values if n[v]]
+    a = rng.choice(present)
+    b = rng.choice([v for v in values if v != a])
+    lines = color_lines if by_color else shape_lines
+    noun = (lambda v: f"{v} shapes") if by_color else (lambda v: f"{v}s")
+    steps = [*lines(scene, a), *lines(scene, b), f"{n[a]} plus {n[b]} is {n[a] + n[b]}"]
+    return Question(f"How many {noun(a)} and {noun(b)} are there?", str(n[a] + n[b]), "number", tuple(steps))
+
+
 QUESTION_TYPES: dict[int, tuple[Callable[[Scene, random.Random], Optional[Question]], ...]] = {
     1: (_exists, _color_of, _shape_of),  # perception: one kind
     2: (_count,),  # counting: the kinds of a colour or shape, and their total
-    3: (_compare,),  # multi-step: two totals, then their comparison
+    3: (_compare, _sum),  # multi-step: two totals, then their comparison or their sum
 }
 
 

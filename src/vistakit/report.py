@@ -1,0 +1,42 @@
+"""Run report: the per-round table a researcher reads first, and a plot of accuracy and grounded rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def table(rows: list[tuple[str, list[dict]]]) -> str:
+    """One line per (method, round): accuracy overall and per level, and the grounded rate of correct answers."""
+    levels = sorted({lvl for _, hist in rows for h in hist for lvl in h["by_level"]})
+    head = f"{'method':<10} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels) + f" {'grounded':>9}"
+    lines = [head, "-" * len(head)]
+    for name, hist in rows:
+        for h in hist:
+            g = h["grounded_rate_of_correct"]
+            g = "-" if g is None else f"{g:.3f}"
+            per_level = " ".join(f"{h['by_level'].get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
+            lines.append(f"{name:<10} {h['round']:>5} {h['accuracy']:>6.3f} {per_level} {g:>9}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_g) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for name, hist in rows:
+        rounds = [h["round"] for h in hist]
+        marker = "o" if len(hist) > 1 else "s"
+        ax_acc.plot(rounds, [h["accuracy"] for h in hist], marker=marker, label=name)
+        ax_g.plot(rounds, [h["grounded_rate_of_correct"] or 0 for h in hist], marker=marker, label=name)
+    if chance is not None:
+        ax_acc.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ax_acc.set(title="held-out accuracy (greedy)", xlabel="round", ylabel="accuracy")
+    ax_g.set(title="grounded share of correct answers", xlabel="round")
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
