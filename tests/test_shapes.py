@@ -82,6 +82,8 @@ def test_no_claims_is_ungrounded():
 def test_parse_claims_tolerates_spacing_and_case():
     text = "  Red   Circle :2\nBLUE shapes: 3.\ntriangles:0\nredcircle: 1\ncircles 2\n2 is more than 1"
     assert parse_claims(text) == [("red", "circle", 2), ("blue", None, 3), (None, "triangle", 0)]
+    # "red circles: 2" is not a claim about all circles
+    assert parse_claims("red circles: 2\nso circles: 1") == []
 
 
 def test_render_colours_occupied_cells_and_leaves_others_black():

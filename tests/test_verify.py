@@ -66,6 +66,13 @@ def test_option():
     assert option("(C) a dog", "C")
     assert not option("A", "B")
     assert not option(None, "A")
+    assert option("D) a dog", "D") and option("c.", "C")
+    assert not option("a square", "A")  # the article is not option A
+
+
+def test_generic_answer_task_uses_the_rows_answer_type():
+    assert verify("answer", "Answer: 49.0", "49", answer_type="number") == ("49.0", True)
+    assert verify("answer", "Answer: 49.0", "49") == ("49.0", False)  # exact by default
 
 
 def test_verify_shapes_dispatches_on_answer_type():

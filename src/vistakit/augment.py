@@ -20,7 +20,7 @@ def hinted_instruction(query: Query) -> str:
 def rationalize(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
                 samples_per_query: int, temperature: float, max_new_tokens: int, queries_per_batch: int,
                 seed: int, system: str | None = None) -> list[dict]:
-    solved = {r["query_id"] for r in records if r["correct"]}
+    solved = {r["query_id"] for r in records if r["correct"] and r.get("finished", True)}
     failed = [q for q in queries if q.id not in solved]
     if not failed:
         out_dir.mkdir(parents=True, exist_ok=True)

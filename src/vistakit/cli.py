@@ -62,7 +62,10 @@ def cmd_eval(args) -> None:
 
     model, processor = load(args.model, args.dtype, device=args.device)
     queries = load_split(Path(args.data) / f"{args.split}.jsonl", args.task)[: args.max_queries]
-    metrics = evaluate(HFBackend(model.eval(), processor), processor, queries, Path(args.out),
+    out = Path(args.out or f"runs/eval/{Path(args.model).name}-{args.split}")
+    if (out / "samples.jsonl").exists():
+        raise ConfigError(f"{out} already holds an evaluation; pass another --out")
+    metrics = evaluate(HFBackend(model.eval(), processor), processor, queries, out,
                        max_new_tokens=args.max_new_tokens, queries_per_batch=args.queries_per_batch)
     print(table([(Path(args.model).name[:10], [{"round": 0, **metrics}])]))
 
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="folder with <split>.jsonl")
     p.add_argument("--split", default="test")
     p.add_argument("--task", default=None, help="verifier; default: the rows' own 'task' field")
-    p.add_argument("--out", default="runs/eval")
+    p.add_argument("--out", default=None, help="default: runs/eval/<model folder>-<split>")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-new-tokens", type=int, default=2048)

@@ -35,7 +35,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    task: str = field(default="shapes", metadata={"help": "verifier name (vistakit.verify registry)"})
+    task: str | None = field(default=None, metadata={"help": "verifier name (vistakit.verify registry); None: each row's own 'task' field"})
     path: str | None = field(default=None, metadata={"help": "folder with train/seed/test .jsonl; None: generate the synthetic task into the run folder"})
     generator_seed: int = field(default=0, metadata={"help": "synthetic task: generation seed"})
     n_train: int = field(default=1000, metadata={"help": "synthetic task: train queries (answers only are used)"})
@@ -143,6 +143,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), cls=R
             tree = yaml.safe_load(Path(path).read_text()) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
     for item in overrides:

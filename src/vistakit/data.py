@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from vistakit.verify import get as verifier
+
 REQUIRED = ("id", "question", "answer", "image")
 
 
@@ -38,7 +40,7 @@ def _check_image(path: Path, where: str) -> None:
         raise DataError(f"{where}: field 'image': file not found: {path}")
     try:
         with Image.open(path) as im:
-            im.verify()
+            im.load()  # decodes the pixels: verify() alone misses truncated JPEGs
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise DataError(f"{where}: field 'image': cannot read image {path}: {e}") from None
 
@@ -57,6 +59,8 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"{where}: not valid JSON: {e}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
             for key in REQUIRED:
                 if row.get(key) in (None, ""):
                     raise DataError(f"{where}: row {row.get('id', '?')!r} has no field '{key}'")
@@ -64,13 +68,20 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
                 raise DataError(f"{where}: duplicate id {row['id']!r}")
             seen.add(row["id"])
             image_field = row["image"] if isinstance(row["image"], list) else [row["image"]]
+            if not image_field or not all(isinstance(p, str) and p for p in image_field):
+                raise DataError(f"{where}: field 'image' must be a path or a non-empty list of paths")
+            row_task = task or row.get("task", "exact")
+            try:
+                verifier(row_task)
+            except KeyError as e:
+                raise DataError(f"{where}: field 'task': {e.args[0]}") from None
             images = [path.parent / p for p in image_field]
             if check_images:
                 for p in images:
                     _check_image(p, where)
             queries.append(Query(
                 id=str(row["id"]), question=row["question"], answer=str(row["answer"]), images=images,
-                task=task or row.get("task", "exact"), level=row.get("level"), answer_type=row.get("answer_type"),
+                task=row_task, level=row.get("level"), answer_type=row.get("answer_type"),
                 cot=row.get("cot"), scene=row.get("scene"),
                 extra={k: v for k, v in row.items() if k not in REQUIRED and k not in
                        ("task", "level", "answer_type", "cot", "scene")},

@@ -16,6 +16,7 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -25,7 +26,8 @@ import yaml
 
 from vistakit.augment import rationalize
 from vistakit.config import RunConfig, to_dict
-from vistakit.data import Query, instruction_for, load_split
+from vistakit.config import ConfigError
+from vistakit.data import DataError, Query, instruction_for, load_split
 from vistakit.evaluate import evaluate
 from vistakit.methods import get_method
 from vistakit.models.load import load
@@ -68,7 +70,8 @@ def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
 def training_examples(queries: dict[str, Query], records: list[dict]) -> list[dict]:
     """Kept samples as SFT examples, on the plain instruction (never a hint)."""
     return [{"instruction": instruction_for(queries[r["query_id"]]),
-             "images": [str(p) for p in queries[r["query_id"]].images], "response": r["response"]}
+             "images": [str(p) for p in queries[r["query_id"]].images], "response": r["response"],
+             "response_ids": r.get("token_ids")}
             for r in records if r["kept"]]
 
 
@@ -93,7 +96,7 @@ class Loop:
     def run(self) -> list[dict]:
         cfg, run_dir = self.cfg, self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        self._check_resume_config(run_dir / "config.yaml", to_dict(cfg))
         torch.manual_seed(cfg.seed)
         data_dir = prepare_data(cfg, run_dir)
         task = cfg.data.task
@@ -109,7 +112,7 @@ class Loop:
         if use_seed:
             missing = [q.id for q in seed if not q.cot]
             if missing:
-                raise ValueError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without 'cot' for seed SFT: {missing[:5]}")
+                raise DataError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
             examples = [{"instruction": instruction_for(q), "images": [str(p) for p in q.images], "response": q.cot}
                         for q in seed]
             m0 = self._train(m0, examples, round0 / "train", cfg.seed_train or cfg.train)
@@ -127,6 +130,10 @@ class Loop:
                 write_jsonl(round_dir / "select" / "decisions.jsonl", decisions)
                 kept = [d for d in decisions if d["kept"]]
                 write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
+                del backend  # free the sampler before training loads M_0
+                gc.collect()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
                 current = self._train(m0, training_examples(by_id, kept), round_dir / "train", cfg.train)
             current = self._trained_model(round_dir / "train")
             metrics = self._evaluate(self._backend(current), round_dir, test)
@@ -152,8 +159,10 @@ class Loop:
     def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg) -> str:
         if not is_done(out_dir):
             if examples:
-                model = str(train_sft(base, examples, out_dir, train_cfg, system=self.system,
-                                      device=self.cfg.model.device))
+                m = self.cfg.model
+                model = str(train_sft(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
+                                      seed=self.cfg.seed, attn_implementation=m.attn_implementation,
+                                      trust_remote_code=m.trust_remote_code))
             else:  # nothing survived the filter: this round's model is its base, unchanged
                 log.warning("%s: no training examples; the round keeps %s", out_dir, base)
                 model = base
@@ -164,6 +173,25 @@ class Loop:
     @staticmethod
     def _trained_model(train_dir: Path) -> str:
         return json.loads((train_dir / "result.json").read_text())["model"]
+
+    @staticmethod
+    def _check_resume_config(path: Path, resolved: dict) -> None:
+        """A re-run resumes only with the config the folder was made with: mixing outputs of two configs
+        in one run folder would be silent and wrong."""
+        if not path.exists():
+            path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+            return
+        old = yaml.safe_load(path.read_text())
+
+        def flat(d, prefix=""):
+            return {k2: v2 for k, v in d.items() for k2, v2 in
+                    (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(f"{prefix}{k}", v)])}
+
+        a, b = flat(old), flat(resolved)
+        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if diff:
+            raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "
+                              f"{[(k, a.get(k), b.get(k)) for k in diff[:3]]}); use a new run_dir to change it")
 
     @staticmethod
     def _round_stats(round_dir: Path) -> dict:

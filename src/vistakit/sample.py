@@ -63,7 +63,8 @@ def sample_queries(
             for k, g in enumerate(per_query):
                 batch_records.append({
                     "query_id": q.id, "level": q.level, "sample": k, "source": source,
-                    "response": g.text, "n_tokens": len(g.token_ids), "finished": g.finished,
+                    "response": g.text, "token_ids": g.token_ids, "n_tokens": len(g.token_ids),
+                    "finished": g.finished,
                     **label_response(q, g.text),
                 })
         write_jsonl(part, batch_records)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import torch
 from PIL import Image
+from transformers import GenerationConfig
 
 from vistakit.models.inputs import encode
 
@@ -53,16 +54,20 @@ class HFBackend:
         inputs = {k: v.to(self.model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
         torch.manual_seed(seed)
         greedy = temperature <= 0
-        out = self.model.generate(
-            **inputs,
+        # A fresh config: plain temperature sampling (or greedy), whatever the checkpoint's
+        # generation_config.json says (Qwen ships top_k/top_p and a repetition penalty).
+        config = GenerationConfig(
             do_sample=not greedy,
-            temperature=None if greedy else temperature,
-            top_k=None if greedy else 0,  # plain temperature sampling, whatever the checkpoint's
-            top_p=None if greedy else 1.0,  # generation_config says (Qwen ships top_k=1)
+            temperature=1.0 if greedy else temperature,
+            top_k=0,
+            top_p=1.0,
+            repetition_penalty=1.0,
             num_return_sequences=samples_per_query,
             max_new_tokens=max_new_tokens,
+            eos_token_id=sorted(self.stop_ids),
             pad_token_id=tok.pad_token_id,
         )
+        out = self.model.generate(**inputs, generation_config=config)
         width = inputs["input_ids"].shape[1]
         results: list[list[Generation]] = []
         for q in range(len(prompts)):

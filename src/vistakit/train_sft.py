@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,14 @@ class TrainConfig:
     bf16: bool = False
     gradient_checkpointing: bool = False
     dtype: str = "float32"
-    seed: int = 0
+    seed: int | None = None  # None: the run's seed
     logging_steps: int = 20
     save_each_epoch: bool = True  # checkpoints to resume a killed training step
 
 
 class ExampleCollator:
-    """Examples are dicts: {"instruction", "images" (paths), "response"}."""
+    """Examples are dicts: {"instruction", "images" (paths), "response"} and, for sampled responses,
+    "response_ids": the generated token ids, trained as generated (re-tokenising the text could differ)."""
 
     def __init__(self, processor, system: str | None = None):
         self.processor, self.system = processor, system
@@ -52,7 +54,9 @@ class ExampleCollator:
     def __call__(self, examples: list[dict]) -> dict:
         prompts = [render_query(self.processor, e["instruction"], len(e["images"]), self.system) for e in examples]
         images = [[Image.open(p).convert("RGB") for p in e["images"]] for e in examples]
-        responses = [response_ids(self.processor.tokenizer, e["response"]) for e in examples]
+        tok = self.processor.tokenizer
+        responses = [list(e["response_ids"]) + [tok.eos_token_id] if e.get("response_ids") is not None
+                     else response_ids(tok, e["response"]) for e in examples]
         batch = encode(self.processor, prompts, images, responses)
         return {**batch.inputs, "labels": batch.labels}
 
@@ -65,14 +69,25 @@ class SFTLossTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that finished saving (a kill mid-save leaves one without trainer_state.json)."""
+    done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    for p in ckpt_dir.glob("checkpoint-*"):
+        if p not in done:
+            shutil.rmtree(p)
+    return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
+
+
 def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
-              system: str | None = None, device: str = "cpu") -> Path:
+              system: str | None = None, device: str = "cpu", seed: int = 0, **load_kwargs) -> Path:
     """Train a fresh copy of `base_model` on `examples`; save it to `out_dir/model`. Resumes from the last
-    epoch checkpoint in `out_dir/checkpoints` if a previous attempt was killed."""
+    complete epoch checkpoint in `out_dir/checkpoints` if a previous attempt was killed, and deletes the
+    checkpoints once the model is saved (on a 3B model they are tens of GB)."""
     out_dir = Path(out_dir)
     if not examples:
         raise ValueError(f"no training examples for {out_dir}: every sample was filtered out")
-    model, processor = load(base_model, dtype=cfg.dtype, device=device)
+    model, processor = load(base_model, dtype=cfg.dtype, device=device, **load_kwargs)
+    seed = cfg.seed if cfg.seed is not None else seed
     ckpt_dir = out_dir / "checkpoints"
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -86,8 +101,8 @@ def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path,
         max_grad_norm=cfg.max_grad_norm,
         bf16=cfg.bf16,
         gradient_checkpointing=cfg.gradient_checkpointing,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
+        seed=seed,
+        data_seed=seed,
         logging_steps=cfg.logging_steps,
         save_strategy="epoch" if cfg.save_each_epoch else "no",
         save_total_limit=1,
@@ -99,9 +114,9 @@ def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path,
     )
     trainer = SFTLossTrainer(model=model, args=args, train_dataset=examples,
                              data_collator=ExampleCollator(processor, system))
-    resume = any(ckpt_dir.glob("checkpoint-*"))
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir))
     save(trainer.model, processor, out_dir / "model", base_model)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     history = [h for h in trainer.state.log_history if "loss" in h]
     (out_dir / "train_log.json").write_text(json.dumps({"train_loss": result.training_loss, "history": history}, indent=1))
     log.info("trained %d examples, final loss %.4f -> %s", len(examples), result.training_loss, out_dir / "model")

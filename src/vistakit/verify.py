@@ -95,7 +95,8 @@ def yes_no(pred: str | None, gold: str) -> bool:
 
 
 def _letter(text: str) -> str | None:
-    m = re.match(r"\s*\(?([A-Da-d])\b", text)
+    """An option letter alone ("B", "(b)", "C.", "D) a dog"); never the article in "a square"."""
+    m = re.match(r"\s*\(?([A-Da-d])(?:\)|\.|\s*$)", text)
     return m.group(1).upper() if m else None
 
 
@@ -136,4 +137,6 @@ def verify(task: str, response: str, gold: str, answer_type: str | None = None) 
 
 for _name, _match in {"exact": exact, "number": number, "yes_no": yes_no, "option": option}.items():
     register(_name, Verifier(answer_line, _match))
-register("shapes", Verifier(answer_line, exact, {"number": number, "yes_no": yes_no, "word": exact}))
+_BY_TYPE = {"number": number, "yes_no": yes_no, "word": exact, "option": option}
+register("answer", Verifier(answer_line, exact, _BY_TYPE))  # generic: the row's answer_type picks the matcher
+register("shapes", Verifier(answer_line, exact, _BY_TYPE))
