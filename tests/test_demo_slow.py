@@ -17,5 +17,5 @@ def test_demo_learns_and_rest_em_improves(tmp_path):
     chance = chance_accuracy(read_jsonl(tmp_path / "sft-seed" / "data" / "test.jsonl"))
     assert seed["accuracy"] > chance + 0.15
     assert rest[0]["accuracy"] == seed["accuracy"]  # round 0 of the method is the shared seed model
-    assert rest[-1]["round"] == 3 and rest[-1]["accuracy"] > seed["accuracy"] + 0.03
+    assert rest[-1]["round"] == 3 and rest[-1]["accuracy"] > seed["accuracy"] + 0.02
     assert (tmp_path / "accuracy.png").exists()

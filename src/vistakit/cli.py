@@ -38,9 +38,9 @@ def cmd_demo(args) -> None:
             f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
             f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
         ] + args.overrides)
-        rows.append((method, Loop(cfg).run()[1:]))
+        rows.append((method, Loop(cfg).run()))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
-    print(table(rows))
+    print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
     figure = plot(rows, run_dir / "accuracy.png", chance)
     print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
           f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")

@@ -35,6 +35,8 @@ def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = N
         ax_acc.axhline(chance, color="grey", ls="--", lw=1, label="chance")
     ax_acc.set(title="held-out accuracy (greedy)", xlabel="round", ylabel="accuracy")
     ax_g.set(title="grounded share of correct answers", xlabel="round")
+    for ax in (ax_acc, ax_g):
+        ax.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
