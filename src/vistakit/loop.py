@@ -67,12 +67,14 @@ def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
     return str(out)
 
 
+def example(query: Query, response: str, response_ids: list[int] | None = None) -> dict:
+    """An SFT example on the plain instruction (never a hint); sampled responses keep their token ids."""
+    return {"instruction": instruction_for(query), "images": [str(p) for p in query.images],
+            "response": response, "response_ids": response_ids}
+
+
 def training_examples(queries: dict[str, Query], records: list[dict]) -> list[dict]:
-    """Kept samples as SFT examples, on the plain instruction (never a hint)."""
-    return [{"instruction": instruction_for(queries[r["query_id"]]),
-             "images": [str(p) for p in queries[r["query_id"]].images], "response": r["response"],
-             "response_ids": r.get("token_ids")}
-            for r in records if r["kept"]]
+    return [example(queries[r["query_id"]], r["response"], r.get("token_ids")) for r in records if r["kept"]]
 
 
 class Loop:
@@ -88,9 +90,12 @@ class Loop:
         model.eval()
         return HFBackend(model, processor)
 
-    def _evaluate(self, backend: HFBackend, round_dir: Path, test: list[Query]) -> dict:
-        e = self.cfg.eval
-        return evaluate(backend, backend.processor, test, round_dir / "eval", max_new_tokens=e.max_new_tokens,
+    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query]) -> dict:
+        out, e = round_dir / "eval", self.cfg.eval
+        if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
+            return json.loads((out / "metrics.json").read_text())
+        backend = self._backend(model_path)
+        return evaluate(backend, backend.processor, test, out, max_new_tokens=e.max_new_tokens,
                         queries_per_batch=e.queries_per_batch, system=self.system)
 
     def run(self) -> list[dict]:
@@ -113,10 +118,8 @@ class Loop:
             missing = [q.id for q in seed if not q.cot]
             if missing:
                 raise DataError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
-            examples = [{"instruction": instruction_for(q), "images": [str(p) for p in q.images], "response": q.cot}
-                        for q in seed]
-            m0 = self._train(m0, examples, round0 / "train", cfg.seed_train or cfg.train)
-        history.append({"round": 0, "model": m0, **self._evaluate(self._backend(m0), round0, test)})
+            m0 = self._train(m0, [example(q, q.cot) for q in seed], round0 / "train", cfg.seed_train or cfg.train)
+        history.append({"round": 0, "model": m0, **self._evaluate(m0, round0, test)})
         log.info("round 0: accuracy %.3f", history[-1]["accuracy"])
 
         rounds = self.method.rounds if self.method.rounds is not None else cfg.rounds
@@ -136,7 +139,7 @@ class Loop:
                     torch.cuda.empty_cache()
                 current = self._train(m0, training_examples(by_id, kept), round_dir / "train", cfg.train)
             current = self._trained_model(round_dir / "train")
-            metrics = self._evaluate(self._backend(current), round_dir, test)
+            metrics = self._evaluate(current, round_dir, test)
             stats = self._round_stats(round_dir)
             history.append({"round": t, "model": current, **metrics, **stats})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])

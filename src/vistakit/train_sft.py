@@ -62,6 +62,11 @@ class ExampleCollator:
 
 
 class SFTLossTrainer(Trainer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # our loss is a per-sequence mean, not a token sum: let the Trainer divide it by the accumulation steps
+        self.model_accepts_loss_kwargs = False
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         outputs = model(**inputs)

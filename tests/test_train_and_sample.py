@@ -1,0 +1,50 @@
+import torch
+from PIL import Image
+
+from vistakit.losses import sft_loss
+from vistakit.models.inputs import encode, render_query, response_ids
+from vistakit.models.load import load
+from vistakit.sampling import HFBackend
+from vistakit.train_sft import TrainConfig, train_sft
+
+
+def _loss(model_path, processor, image_path, response):
+    model, _ = load(model_path)
+    batch = encode(processor, [render_query(processor, "How many red shapes are there?")],
+                   [[Image.open(image_path).convert("RGB")]], [response_ids(processor.tokenizer, response)])
+    with torch.no_grad():
+        return float(sft_loss(model(**batch.inputs).logits, batch.labels))
+
+
+def test_sft_step_lowers_the_loss_and_trains_generated_ids(tiny_path, tiny, tmp_path):
+    _, processor = tiny
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84), (230, 40, 40)).save(img)
+    response = "red circle: 1\nAnswer: 1"
+    ids = response_ids(processor.tokenizer, response, add_eos=False)
+    examples = [{"instruction": "How many red shapes are there?", "images": [str(img)], "response": response,
+                 "response_ids": ids}] * 8
+    before = _loss(tiny_path, processor, img, response)
+    out = train_sft(tiny_path, examples, tmp_path / "train", TrainConfig(epochs=3, learning_rate=3e-3,
+                                                                          examples_per_device_batch=4))
+    after = _loss(out, processor, img, response)
+    assert after < before - 1.0
+    assert not (tmp_path / "train" / "checkpoints").exists()  # removed once the model is saved
+
+
+def test_sampling_is_seeded_and_continues_prefixes(tiny, image):
+    model, processor = tiny
+    backend = HFBackend(model, processor)
+    prompts = [render_query(processor, "Is there a green triangle?")] * 2
+    args = dict(samples_per_query=3, temperature=1.0, max_new_tokens=8)
+    a = backend.generate(prompts, [[image], [image]], seed=5, **args)
+    b = backend.generate(prompts, [[image], [image]], seed=5, **args)
+    c = backend.generate(prompts, [[image], [image]], seed=6, **args)
+    assert [[g.token_ids for g in q] for q in a] == [[g.token_ids for g in q] for q in b]
+    assert [[g.token_ids for g in q] for q in a] != [[g.token_ids for g in q] for q in c]
+    prefix = response_ids(processor.tokenizer, "red circle", add_eos=False)
+    d = backend.generate(prompts, [[image], [image]], seed=5, prefixes=[prefix, prefix], **args)
+    assert all(g.token_ids[: len(prefix)] == prefix and g.text.startswith("red circle") for q in d for g in q)
+    greedy = backend.generate(prompts[:1], [[image]], samples_per_query=1, temperature=0.0, max_new_tokens=8, seed=0)
+    again = backend.generate(prompts[:1], [[image]], samples_per_query=1, temperature=0.0, max_new_tokens=8, seed=9)
+    assert greedy[0][0].token_ids == again[0][0].token_ids
