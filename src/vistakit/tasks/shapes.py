@@ -109,14 +109,30 @@ def kind_claim(scene: Scene, color: str, shape: str) -> str:
     return f"{color} {shape}: {count(scene, color, shape)}"
 
 
-def color_lines(scene: Scene, color: str) -> list[str]:
-    """One claim, the colour's total (`red shapes: 2`): with one claim per count, a correct count is almost
-    always a grounded one, so the loop's answer filter selects what the model really saw."""
-    return [f"{color} shapes: {count(scene, color)}"]
+@dataclass(frozen=True)
+class Attribute:
+    """Counting by colour or by shape: the questions and claims differ only in these few words."""
+
+    key: str  # "color" | "shape"
+    values: tuple[str, ...]
+
+    def total(self, scene: Scene, value: str) -> int:
+        return count(scene, **{self.key: value})
+
+    def noun(self, value: str) -> str:
+        return f"{value} shapes" if self.key == "color" else f"{value}s"
+
+    def claim(self, scene: Scene, value: str) -> str:
+        """One claim, the total (`red shapes: 2`): with one claim per count, a correct count is almost
+        always a grounded one, so the loop's answer filter selects what the model really saw."""
+        return f"{self.noun(value)}: {self.total(scene, value)}"
 
 
-def shape_lines(scene: Scene, shape: str) -> list[str]:
-    return [f"{shape}s: {count(scene, shape=shape)}"]
+BY_COLOR, BY_SHAPE = Attribute("color", tuple(COLORS)), Attribute("shape", tuple(SHAPES))
+
+
+def _pick_attribute(rng: random.Random) -> Attribute:
+    return BY_COLOR if rng.random() < 0.5 else BY_SHAPE
 
 
 def _kinds(scene: Scene) -> list[tuple[str, str]]:
@@ -152,47 +168,37 @@ def _shape_of(scene: Scene, rng: random.Random) -> Optional[Question]:
 
 
 def _count(scene: Scene, rng: random.Random) -> Question:
-    if rng.random() < 0.5:
-        color = rng.choice(sorted({o["color"] for o in scene["objects"]}))
-        return Question(f"How many {color} shapes are there?", str(count(scene, color)), "number",
-                        tuple(color_lines(scene, color)))
-    shape = rng.choice(sorted({o["shape"] for o in scene["objects"]}))
-    return Question(f"How many {shape}s are there?", str(count(scene, shape=shape)), "number",
-                    tuple(shape_lines(scene, shape)))
+    attr = _pick_attribute(rng)
+    value = rng.choice(sorted({o[attr.key] for o in scene["objects"]}))
+    return Question(f"How many {attr.noun(value)} are there?", str(attr.total(scene, value)), "number",
+                    (attr.claim(scene, value),))
 
 
 def _compare(scene: Scene, rng: random.Random) -> Question:
-    by_color = rng.random() < 0.5
-    values = list(COLORS if by_color else SHAPES)
-    n = {v: count(scene, v) if by_color else count(scene, shape=v) for v in values}
-    pairs = [(a, b) for a in values for b in values if a != b and n[a] + n[b] > 0]
+    attr = _pick_attribute(rng)
+    n = {v: attr.total(scene, v) for v in attr.values}
+    pairs = [(a, b) for a in attr.values for b in attr.values if a != b and n[a] + n[b] > 0]
     want_yes = rng.random() < P_MORE_YES
     a, b = rng.choice([(a, b) for a, b in pairs if (n[a] > n[b]) == want_yes] or pairs)
-    lines = color_lines if by_color else shape_lines
-    steps = [*lines(scene, a), *lines(scene, b),
-             f"{n[a]} is more than {n[b]}" if n[a] > n[b] else f"{n[a]} is not more than {n[b]}"]
-    noun = (lambda v: f"{v} shapes") if by_color else (lambda v: f"{v}s")
-    return Question(f"Are there more {noun(a)} than {noun(b)}?", "yes" if n[a] > n[b] else "no", "yes_no",
-                    tuple(steps))
+    steps = (attr.claim(scene, a), attr.claim(scene, b),
+             f"{n[a]} is more than {n[b]}" if n[a] > n[b] else f"{n[a]} is not more than {n[b]}")
+    return Question(f"Are there more {attr.noun(a)} than {attr.noun(b)}?", "yes" if n[a] > n[b] else "no",
+                    "yes_no", steps)
 
 
 def _sum(scene: Scene, rng: random.Random) -> Question:
     """Two totals added: hard to guess, so a correct answer here usually means the chain looked."""
-    by_color = rng.random() < 0.5
-    values = list(COLORS if by_color else SHAPES)
-    n = {v: count(scene, v) if by_color else count(scene, shape=v) for v in values}
-    present = [v for v in values if n[v]]
-    a = rng.choice(present)
-    b = rng.choice([v for v in values if v != a])
-    lines = color_lines if by_color else shape_lines
-    noun = (lambda v: f"{v} shapes") if by_color else (lambda v: f"{v}s")
-    steps = [*lines(scene, a), *lines(scene, b), f"{n[a]} plus {n[b]} is {n[a] + n[b]}"]
-    return Question(f"How many {noun(a)} and {noun(b)} are there?", str(n[a] + n[b]), "number", tuple(steps))
+    attr = _pick_attribute(rng)
+    n = {v: attr.total(scene, v) for v in attr.values}
+    a = rng.choice([v for v in attr.values if n[v]])
+    b = rng.choice([v for v in attr.values if v != a])
+    steps = (attr.claim(scene, a), attr.claim(scene, b), f"{n[a]} plus {n[b]} is {n[a] + n[b]}")
+    return Question(f"How many {attr.noun(a)} and {attr.noun(b)} are there?", str(n[a] + n[b]), "number", steps)
 
 
 QUESTION_TYPES: dict[int, tuple[Callable[[Scene, random.Random], Optional[Question]], ...]] = {
     1: (_exists, _color_of, _shape_of),  # perception: one kind
-    2: (_count,),  # counting: the kinds of a colour or shape, and their total
+    2: (_count,),  # counting: the total of a colour or a shape
     3: (_compare, _sum),  # multi-step: two totals, then their comparison or their sum
 }
 
