@@ -1,0 +1,159 @@
+"""VISTA step 2: the vision-aware attention score (SPEC.md, "VISTA step 2").
+
+One teacher-forced forward pass per positive, with the model's fast (SDPA) attention in every layer. At the
+chosen layer(s) the attention function is wrapped: besides the model's own attention it runs one more SDPA
+call, for the response rows only, whose "values" are the one-hot segment indicators of the keys (sys, vis,
+ins). Its output for a row is exactly that row's attention mass on each segment (the softmax is over all
+keys, response included, so response-to-response mass stays out of the numerator and the denominator of S
+alike), and it comes from a fused kernel that never materialises the probabilities: extra memory is
+O(batch x heads x response x head_dim), never O(sequence^2), and no layer's attention weights are kept.
+
+Choices SPEC.md leaves open, made here:
+- heads are averaged per row (the mean of per-head masses = the mass of the head-averaged map);
+- with several layers, the segment masses lambda are averaged over layers before the ratio is taken;
+- the response is scored as it is trained: its token ids followed by the end-of-turn token;
+- during the scoring pass every layer runs SDPA (a model loaded with flash-attention is switched for the
+  pass and switched back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+from vistakit.models.inputs import encode
+from vistakit.models.segments import vision_token_ids
+
+IMPLEMENTATION = "vistakit_vas"
+SEGMENTS = ("sys", "vis", "ins")
+
+
+@dataclass
+class _Capture:
+    modules: dict  # attention module -> its layer index
+    indicators: torch.Tensor  # (batch, seq, 3): 1 where a key column belongs to sys / vis / ins
+    rows: torch.Tensor  # (batch, seq) bool: response rows
+    first_row: int  # the earliest response row in the batch: rows before it are never computed
+    masses: list = field(default_factory=list)  # per captured layer: (batch, 3) summed over response rows
+
+
+_active: _Capture | None = None
+
+
+def _vas_attention(module, query, key, value, attention_mask, scaling=None, **kwargs):
+    out = sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
+    cap = _active
+    if cap is not None and module in cap.modules:
+        cap.masses.append(_segment_masses(query, key, attention_mask, scaling, cap))
+    return out
+
+
+def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch.Tensor:
+    b, heads, seq, dim = query.shape
+    r0 = cap.first_row
+    q = query[:, :, r0:]
+    if key.shape[1] != heads:  # grouped-query attention: one key head serves several query heads
+        key = key.repeat_interleave(heads // key.shape[1], dim=1)
+    # The indicators ride in the value slot, zero-padded to head_dim: fused kernels want equal q/k/v widths.
+    values = query.new_zeros(b, 1, seq, dim)
+    values[..., : len(SEGMENTS)] = cap.indicators.to(query.dtype).unsqueeze(1)
+    values = values.expand(b, heads, seq, dim).contiguous()
+    if attention_mask is not None:
+        mask = attention_mask[:, :, r0:, :seq]
+    else:  # no padding: the model relied on is_causal, which SDPA aligns top-left; rows start at r0 here
+        rows = torch.arange(r0, seq, device=query.device)
+        mask = torch.arange(seq, device=query.device)[None, :] <= rows[:, None]
+    scale = scaling if scaling is not None else 1 / math.sqrt(dim)
+    mass = F.scaled_dot_product_attention(q, key, values, attn_mask=mask, scale=scale)[..., : len(SEGMENTS)]
+    mass = torch.nan_to_num(mass.float().mean(1))  # (batch, rows, 3); fully masked (padding) rows -> 0
+    return (mass * cap.rows[:, r0:, None]).sum(1)
+
+
+AttentionInterface.register(IMPLEMENTATION, _vas_attention)
+AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)
+
+
+def default_layers(model) -> list[int]:
+    """SPEC.md: the middle decoder layer, floor(L / 2)."""
+    return [model.config.get_text_config().num_hidden_layers // 2]
+
+
+@contextlib.contextmanager
+def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, rows: torch.Tensor):
+    """While active, each forward of `model` appends per-layer (batch, 3) segment masses to the capture."""
+    global _active
+    decoder_layers = model.get_decoder().layers
+    n = len(decoder_layers)
+    bad = [i for i in layers if not -n <= i < n]
+    if bad:
+        raise ValueError(f"VAS layers {bad} out of range for a model with {n} decoder layers")
+    modules = {decoder_layers[i].self_attn: i for i in layers}
+    text_config = model.config.get_text_config()
+    previous = text_config._attn_implementation_internal
+    first = rows.any(0).nonzero()
+    cap = _Capture(modules, indicators, rows, int(first[0]) if len(first) else rows.shape[1])
+    text_config._attn_implementation_internal = IMPLEMENTATION
+    _active = cap
+    try:
+        yield cap
+    finally:
+        _active = None
+        text_config._attn_implementation_internal = previous
+
+
+def segment_indicators(batch, vision_ids: frozenset[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, seq, 3) key indicators for sys/vis/ins and the (batch, seq) response-row mask of `batch`."""
+    ids = batch.inputs["input_ids"]
+    ind = torch.zeros(*ids.shape, len(SEGMENTS))
+    rows = torch.zeros(ids.shape, dtype=torch.bool)
+    for i, seg in enumerate(batch.segments(vision_ids)):
+        for c, name in enumerate(SEGMENTS):
+            a, z = getattr(seg, name)
+            ind[i, a:z, c] = 1
+        rows[i, seg.response[0] : seg.response[1]] = True
+    return ind, rows
+
+
+@torch.no_grad()
+def segment_masses(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                   responses: list[list[int]], layers: list[int] | None = None,
+                   padding_side: str = "left") -> torch.Tensor:
+    """(batch, 3): lambda_sys, lambda_vis, lambda_ins of each (prompt, response), head- and layer-averaged."""
+    layers = layers or default_layers(model)
+    batch = encode(processor, prompts, images, responses, padding_side=padding_side)
+    ind, rows = segment_indicators(batch, vision_token_ids(model.config))
+    dev = model.device
+    inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+    with capture_segment_mass(model, layers, ind.to(dev), rows.to(dev)) as cap:
+        model(**inputs, use_cache=False, logits_to_keep=1)
+    if len(cap.masses) != len(layers):
+        raise RuntimeError(f"captured {len(cap.masses)} of {len(layers)} layers: does this family's attention "
+                           "go through transformers' AttentionInterface?")
+    return torch.stack(cap.masses).mean(0).cpu()
+
+
+def vision_ratio(masses: torch.Tensor) -> torch.Tensor:
+    """S = lambda_vis / (lambda_sys + lambda_vis + lambda_ins), per row."""
+    return masses[:, 1] / masses.sum(-1).clamp(min=1e-12)
+
+
+def z_scores(ratios: list[float]) -> list[float]:
+    """VAS within one query: (S - mean) / std over its positives; 0 when there is one or std is 0
+    (below 1e-6: identical responses scored with different padding differ by ~1e-7).
+    The population std (ddof 0) is used: SPEC.md says std over the positives, not a sample estimate."""
+    n = len(ratios)
+    if n < 2:
+        return [0.0] * n
+    mean = sum(ratios) / n
+    std = math.sqrt(sum((r - mean) ** 2 for r in ratios) / n)
+    if std < 1e-6:  # equal up to float noise (the same response scored in two batches)
+        return [0.0] * n
+    return [(r - mean) / std for r in ratios]
