@@ -39,8 +39,11 @@ def sample_queries(
     system: str | None = None,
     source: str = "sample",
     desc: str = "sampling",
+    prefixes: list[list[int]] | None = None,
+    extra: list[dict] | None = None,
 ) -> list[dict]:
-    """Sample, label and save; returns every record. `instructions` overrides the prompt text per query."""
+    """Sample, label and save; returns every record. `instructions` overrides the prompt text per query;
+    `prefixes[i]` are response tokens every sample of query i continues; `extra[i]` joins its records."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -56,7 +59,8 @@ def sample_queries(
         prompts = [render_query(processor, instructions[i], len(queries[i].images), system) for i in idx]
         images = [[Image.open(p).convert("RGB") for p in queries[i].images] for i in idx]
         gens = backend.generate(prompts, images, samples_per_query, temperature, max_new_tokens,
-                                seed=batch_seed(seed, source, b))
+                                seed=batch_seed(seed, source, b),
+                                prefixes=[prefixes[i] for i in idx] if prefixes else None)
         batch_records = []
         for i, per_query in zip(idx, gens):
             q = queries[i]
@@ -65,6 +69,7 @@ def sample_queries(
                     "query_id": q.id, "level": q.level, "sample": k, "source": source,
                     "response": g.text, "token_ids": g.token_ids, "n_tokens": len(g.token_ids),
                     "finished": g.finished,
+                    **(extra[i] if extra else {}),
                     **label_response(q, g.text),
                 })
         write_jsonl(part, batch_records)

@@ -15,16 +15,20 @@ from PIL import Image
 from vistakit.models.segments import Segments, find_segments
 
 
-def query_messages(instruction: str, n_images: int = 1, system: str | None = None) -> list[dict]:
-    content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": instruction}]
+def query_messages(instruction: str, n_images: int = 1, system: str | None = None,
+                   image_first: bool = True) -> list[dict]:
+    images, text = [{"type": "image"} for _ in range(n_images)], [{"type": "text", "text": instruction}]
+    content = images + text if image_first else text + images
     messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": content}]
 
 
-def render_query(processor, instruction: str, n_images: int = 1, system: str | None = None) -> str:
-    """The prompt text up to and including the assistant header, in the model's own chat template."""
+def render_query(processor, instruction: str, n_images: int = 1, system: str | None = None,
+                 image_first: bool = True) -> str:
+    """The prompt text up to and including the assistant header, in the model's own chat template.
+    `image_first=False` is VISTA's swapped query (instruction before the image)."""
     return processor.apply_chat_template(
-        query_messages(instruction, n_images, system), add_generation_prompt=True, tokenize=False
+        query_messages(instruction, n_images, system, image_first), add_generation_prompt=True, tokenize=False
     )
 
 

@@ -1,0 +1,128 @@
+"""VISTA step 1: prefix resampling, turning negatives into new positives (SPEC.md, "VISTA step 1").
+
+Each negative is teacher-forced (batched) on the swapped query, instruction before image; its critical
+token is the first response token outside the top-k of the distribution that predicts it; the prefix up to
+it, with the critical token replaced by that distribution's top-1, is continued J times from the ORIGINAL
+query. Every negative's scoring result is in `critical.jsonl`, every resample in `samples.jsonl`.
+
+Choices SPEC.md leaves open, made here:
+- the swapped query is rendered by the chat template with the content order [instruction, image]: the
+  user turn keeps its frame and the response still follows the assistant header. (Swapping the token spans
+  literally would put the assistant header before the image, and the first response token would then be
+  "critical" in almost every negative.)
+- a negative's response is scored without its end-of-turn token: the critical token is a token of r.
+- if the top-1 replacement is end-of-turn, the truncated response r_1..r_{j-1} is complete: it is verified
+  once, as it stands, instead of being continued.
+- continuations get the full `max_new_tokens` (the prefix does not count against it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from vistakit.data import Query, instruction_for
+from vistakit.labels import label_response
+from vistakit.models.inputs import encode, render_query
+from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
+from vistakit.sample import sample_queries
+
+
+def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[tuple[int, int]],
+                    top_k: int = 5, offset: int = 0) -> list[tuple[int, int] | None]:
+    """Per row: (j, top-1 id) for the first response token r_j (j counted from the response start) that is
+    not in the top-k of logits at the position before it; None when every token is. `spans[i]` is the
+    response's [start, end) in `input_ids`; `logits[:, t]` belongs to position `offset + t`."""
+    found = []
+    for row, (start, end) in enumerate(spans):
+        pos = torch.arange(start, end, device=input_ids.device)
+        top = logits[row, pos - 1 - offset].topk(top_k, dim=-1).indices  # (n, k)
+        inside = (top == input_ids[row, pos].unsqueeze(-1)).any(-1)
+        misses = (~inside).nonzero().flatten()
+        found.append(None if len(misses) == 0 else (int(misses[0]), int(top[misses[0], 0])))
+    return found
+
+
+@torch.no_grad()
+def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                    responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
+    """One teacher-forced pass over a batch; logits are kept for the response positions only."""
+    batch = encode(processor, prompts, images, responses, padding_side="left")
+    width = batch.inputs["input_ids"].shape[1]
+    keep = width - min(batch.response_start) + 1  # left padding: every response ends at `width`
+    inputs = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+    logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
+    spans = [(s, width) for s in batch.response_start]
+    return critical_tokens(logits, inputs["input_ids"], spans, top_k, offset=width - keep)
+
+
+def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,
+                  batch_size: int, system: str | None) -> list[dict]:
+    """The critical token of every negative (sorted by length into batches: less padding)."""
+    order = sorted(range(len(negatives)), key=lambda i: len(negatives[i]["token_ids"]))
+    result: list[dict | None] = [None] * len(negatives)
+    for b in tqdm(range(0, len(order), batch_size), desc="critical tokens", unit="batch"):
+        idx = [i for i in order[b : b + batch_size]]
+        qs = [queries[negatives[i]["query_id"]] for i in idx]
+        prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=False) for q in qs]
+        images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
+        found = score_negatives(model, processor, prompts, images, [negatives[i]["token_ids"] for i in idx], top_k)
+        for i, hit in zip(idx, found):
+            r = negatives[i]
+            entry = {"query_id": r["query_id"], "parent_sample": r["sample"], "critical_index": None}
+            if hit is not None and r["token_ids"]:
+                j, top1 = hit
+                entry.update(critical_index=j, critical_token=r["token_ids"][j], replacement_token=top1,
+                             prefix_ids=r["token_ids"][:j] + [top1])
+            result[i] = entry
+    return result
+
+
+def prefix_resample(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
+                    resamples: int, top_k: int, score_batch_size: int, temperature: float,
+                    max_new_tokens: int, queries_per_batch: int, seed: int,
+                    system: str | None = None) -> list[dict]:
+    """New samples (source="prefix") from every negative of `records`, labelled like any sample."""
+    out_file = out_dir / "samples.jsonl"
+    if is_done(out_dir):
+        return read_jsonl(out_file)
+    by_id = {q.id: q for q in queries}
+    negatives = [r for r in records if not r["correct"] and r["source"] == "sample"]
+    crit_file = out_dir / "critical.jsonl"
+    if crit_file.exists():
+        critical = read_jsonl(crit_file)
+    else:
+        critical = find_critical(backend.model, processor, by_id, negatives, top_k=top_k,
+                                 batch_size=score_batch_size, system=system)
+        write_jsonl(crit_file, critical)
+    stop = backend.stop_ids
+    ended, resumable = [], []
+    for c in critical:
+        if c["critical_index"] is None:
+            continue
+        if c["replacement_token"] in stop:  # the response ends right there: verify it as it stands
+            q, ids = by_id[c["query_id"]], c["prefix_ids"][:-1]
+            text = processor.tokenizer.decode(ids, skip_special_tokens=True)
+            ended.append({"query_id": q.id, "level": q.level, "sample": 0, "source": "prefix", "response": text,
+                          "token_ids": ids, "n_tokens": len(ids), "finished": True, **_lineage(c),
+                          **label_response(q, text)})
+        else:
+            resumable.append(c)
+    resampled = sample_queries(
+        backend, processor, [by_id[c["query_id"]] for c in resumable], out_dir / "resample",
+        samples_per_query=resamples, temperature=temperature, max_new_tokens=max_new_tokens,
+        queries_per_batch=queries_per_batch, seed=seed, system=system, source="prefix",
+        prefixes=[c["prefix_ids"] for c in resumable], extra=[_lineage(c) for c in resumable],
+        desc="prefix resampling",
+    ) if resumable else []
+    records = ended + resampled
+    write_jsonl(out_file, records)
+    mark_done(out_dir)
+    return records
+
+
+def _lineage(c: dict) -> dict:
+    return {k: c[k] for k in ("parent_sample", "critical_index", "critical_token", "replacement_token")}
