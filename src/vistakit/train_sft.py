@@ -42,6 +42,8 @@ class TrainConfig:
     seed: int | None = None  # None: the run's seed
     logging_steps: int = 20
     save_each_epoch: bool = True  # checkpoints to resume a killed training step
+    dpo_beta: float = 0.1  # DPO+NLL (SPEC.md, "Training")
+    nll_alpha: float = 0.5  # weight of the positive's NLL in DPO+NLL
 
 
 class ExampleCollator:
@@ -83,18 +85,8 @@ def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
     return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
 
 
-def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
-              system: str | None = None, device: str = "cpu", seed: int = 0, **load_kwargs) -> Path:
-    """Train a fresh copy of `base_model` on `examples`; save it to `out_dir/model`. Resumes from the last
-    complete epoch checkpoint in `out_dir/checkpoints` if a previous attempt was killed, and deletes the
-    checkpoints once the model is saved (on a 3B model they are tens of GB)."""
-    out_dir = Path(out_dir)
-    if not examples:
-        raise ValueError(f"no training examples for {out_dir}: every sample was filtered out")
-    model, processor = load(base_model, dtype=cfg.dtype, device=device, **load_kwargs)
-    seed = cfg.seed if cfg.seed is not None else seed
-    ckpt_dir = out_dir / "checkpoints"
-    args = TrainingArguments(
+def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str) -> TrainingArguments:
+    return TrainingArguments(
         output_dir=str(ckpt_dir),
         num_train_epochs=cfg.epochs,
         learning_rate=cfg.learning_rate,
@@ -117,12 +109,30 @@ def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path,
         use_cpu=device == "cpu",
         disable_tqdm=False,
     )
-    trainer = SFTLossTrainer(model=model, args=args, train_dataset=examples,
-                             data_collator=ExampleCollator(processor, system))
+
+
+def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_examples: int) -> Path:
+    """Train (resuming from the last complete checkpoint), save the model, drop the checkpoints."""
+    ckpt_dir = Path(trainer.args.output_dir)
     result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir))
     save(trainer.model, processor, out_dir / "model", base_model)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     history = [h for h in trainer.state.log_history if "loss" in h]
     (out_dir / "train_log.json").write_text(json.dumps({"train_loss": result.training_loss, "history": history}, indent=1))
-    log.info("trained %d examples, final loss %.4f -> %s", len(examples), result.training_loss, out_dir / "model")
+    log.info("trained %d examples, final loss %.4f -> %s", n_examples, result.training_loss, out_dir / "model")
     return out_dir / "model"
+
+
+def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
+              system: str | None = None, device: str = "cpu", seed: int = 0, **load_kwargs) -> Path:
+    """Train a fresh copy of `base_model` on `examples`; save it to `out_dir/model`. Resumes from the last
+    complete epoch checkpoint in `out_dir/checkpoints` if a previous attempt was killed, and deletes the
+    checkpoints once the model is saved (on a 3B model they are tens of GB)."""
+    out_dir = Path(out_dir)
+    if not examples:
+        raise ValueError(f"no training examples for {out_dir}: every sample was filtered out")
+    model, processor = load(base_model, dtype=cfg.dtype, device=device, **load_kwargs)
+    args = training_arguments(cfg, out_dir / "checkpoints", cfg.seed if cfg.seed is not None else seed, device)
+    trainer = SFTLossTrainer(model=model, args=args, train_dataset=examples,
+                             data_collator=ExampleCollator(processor, system))
+    return fit(trainer, processor, out_dir, base_model, len(examples))
