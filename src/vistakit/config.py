@@ -58,6 +58,15 @@ class SamplingConfig:
 
 
 @dataclass
+class VistaConfig:
+    resamples: int = field(default=3, metadata={"help": "J: continuations per critical-token prefix"})
+    top_k: int = field(default=5, metadata={"help": "a response token outside this top-k is critical"})
+    vas_layers: list[int] | None = field(default=None, metadata={"help": "decoder layers for VAS (averaged); None: floor(L/2)"})
+    tau: float = field(default=-0.5, metadata={"help": "drop positives with VAS < tau"})
+    score_batch_size: int = field(default=16, metadata={"help": "sequences per teacher-forced scoring pass"})
+
+
+@dataclass
 class EvalConfig:
     max_new_tokens: int = 2048
     queries_per_batch: int = 32
@@ -66,7 +75,7 @@ class EvalConfig:
 
 @dataclass
 class RunConfig:
-    method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em"})
+    method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em | vista-sft | vista-dpo | prefix-only | vas-only"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
     rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds"})
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})
@@ -76,6 +85,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    vista: VistaConfig = field(default_factory=VistaConfig)
     seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
     eval: EvalConfig = field(default_factory=EvalConfig)
 

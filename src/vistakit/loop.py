@@ -8,8 +8,11 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       round_0/               seed SFT (if any) and the evaluation of M_0
       round_t/sample/        samples.jsonl: every sample with pred, correct, grounded, source
       round_t/augment/       extra samples (STaR rationalisation)
-      round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl
-      round_t/train/         model/, train_log.json
+      round_t/prefix/        VISTA prefix resampling: critical.jsonl (every negative), samples.jsonl
+      round_t/filter/        VISTA: vas.jsonl (the score of every positive)
+      round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl,
+                             diagnostics.json, vas_hist.png
+      round_t/train/         model/, train_log.json (DPO: reference.jsonl, the pairs with M_0's log-probs)
       round_t/eval/          predictions (samples.jsonl) and metrics.json
       metrics.json           one entry per round
 """
@@ -19,22 +22,26 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import random
 from pathlib import Path
 
 import torch
 import yaml
 
+from vistakit import diagnostics
 from vistakit.augment import rationalize
-from vistakit.config import RunConfig, to_dict
-from vistakit.config import ConfigError
+from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.data import DataError, Query, instruction_for, load_split
 from vistakit.evaluate import evaluate
+from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
 from vistakit.models.load import load
+from vistakit.prefix import prefix_resample
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
-from vistakit.sample import sample_queries
+from vistakit.sample import batch_seed, sample_queries
 from vistakit.sampling import HFBackend
 from vistakit.select_samples import select_correct
+from vistakit.train_dpo import train_dpo
 from vistakit.train_sft import train_sft
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,22 @@ def example(query: Query, response: str, response_ids: list[int] | None = None) 
 
 def training_examples(queries: dict[str, Query], records: list[dict]) -> list[dict]:
     return [example(queries[r["query_id"]], r["response"], r.get("token_ids")) for r in records if r["kept"]]
+
+
+def preference_pairs(queries: dict[str, Query], decisions: list[dict], rng: random.Random) -> list[dict]:
+    """Each kept positive with a random negative of its query (any source), or None if it has none."""
+    negatives: dict[str, list[dict]] = {}
+    for d in decisions:
+        if not d["correct"]:
+            negatives.setdefault(d["query_id"], []).append(d)
+    pairs = []
+    for d in decisions:
+        if d["kept"]:
+            neg = rng.choice(negatives[d["query_id"]]) if d["query_id"] in negatives else None
+            q = queries[d["query_id"]]
+            pairs.append({"instruction": instruction_for(q), "images": [str(p) for p in q.images],
+                          "chosen_ids": d["token_ids"], "rejected_ids": neg["token_ids"] if neg else None})
+    return pairs
 
 
 class Loop:
@@ -129,15 +152,21 @@ class Loop:
             backend = None if is_done(round_dir / "train") else self._backend(current)
             if backend is not None:
                 records = self._collect(backend, train, round_dir, t)
-                decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
+                decisions = self._select(backend, by_id, records, round_dir)
                 write_jsonl(round_dir / "select" / "decisions.jsonl", decisions)
                 kept = [d for d in decisions if d["kept"]]
                 write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
+                self._diagnose(train, records, decisions, round_dir)
                 del backend  # free the sampler before training loads M_0
                 gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-                current = self._train(m0, training_examples(by_id, kept), round_dir / "train", cfg.train)
+                if self.method.train == "dpo":
+                    rng = random.Random(batch_seed(cfg.seed, "pairs", t))
+                    examples = preference_pairs(by_id, decisions, rng)
+                else:
+                    examples = training_examples(by_id, kept)
+                current = self._train(m0, examples, round_dir / "train", cfg.train, self.method.train)
             current = self._trained_model(round_dir / "train")
             metrics = self._evaluate(current, round_dir, test)
             stats = self._round_stats(round_dir)
@@ -157,15 +186,42 @@ class Loop:
             records = records + rationalize(backend, backend.processor, train, records, round_dir / "augment",
                                             samples_per_query=s.rationalization_samples,
                                             seed=cfg.seed * 1000 + t, **common)
+        if "prefix" in self.method.augment:
+            v = cfg.vista
+            records = records + prefix_resample(backend, backend.processor, train, records, round_dir / "prefix",
+                                                resamples=v.resamples, top_k=v.top_k,
+                                                score_batch_size=v.score_batch_size,
+                                                seed=cfg.seed * 1000 + t, **common)
         return records
 
-    def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg) -> str:
+    def _select(self, backend: HFBackend, by_id: dict[str, Query], records: list[dict], round_dir: Path) -> list[dict]:
+        cfg = self.cfg
+        decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
+        if self.method.vas_filter:
+            v = cfg.vista
+            decisions = vas_filter(backend.model, backend.processor, by_id, decisions, round_dir / "filter",
+                                   layers=v.vas_layers, tau=v.tau, batch_size=v.score_batch_size,
+                                   system=self.system)
+        return decisions
+
+    def _diagnose(self, train: list[Query], records: list[dict], decisions: list[dict], round_dir: Path) -> None:
+        out = round_dir / "select"
+        report = {"zero_positive_by_level": diagnostics.zero_positive_by_level(train, records),
+                  "critical_tokens": diagnostics.critical_stats(round_dir / "prefix"),
+                  "vas": diagnostics.vas_detection(decisions),
+                  "reasons": {r: sum(d["reason"] == r for d in decisions) for r in sorted({d["reason"] for d in decisions})},
+                  "kept_by_source": {s: sum(d["kept"] and d["source"] == s for d in decisions)
+                                     for s in sorted({d["source"] for d in decisions})}}
+        write_json(out / "diagnostics.json", report)
+        diagnostics.vas_histogram(decisions, out / "vas_hist.png", self.cfg.vista.tau)
+    def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg, kind: str = "sft") -> str:
         if not is_done(out_dir):
             if examples:
                 m = self.cfg.model
-                model = str(train_sft(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
-                                      seed=self.cfg.seed, attn_implementation=m.attn_implementation,
-                                      trust_remote_code=m.trust_remote_code))
+                fn = train_dpo if kind == "dpo" else train_sft
+                model = str(fn(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
+                               seed=self.cfg.seed, attn_implementation=m.attn_implementation,
+                               trust_remote_code=m.trust_remote_code))
             else:  # nothing survived the filter: this round's model is its base, unchanged
                 log.warning("%s: no training examples; the round keeps %s", out_dir, base)
                 model = base
@@ -204,7 +260,16 @@ class Loop:
         decisions = read_jsonl(path)
         solved = {d["query_id"] for d in decisions if d["kept"]}
         queries = {d["query_id"] for d in decisions}
-        correct = [d for d in decisions if d["correct"]]
-        return {"samples": len(decisions), "kept": sum(d["kept"] for d in decisions),
-                "train_sample_accuracy": len(correct) / max(len(decisions), 1),
-                "queries_with_positive": len(solved), "queries": len(queries)}
+        sampled = [d for d in decisions if d["source"] == "sample"]
+        stats = {"samples": len(decisions), "kept": sum(d["kept"] for d in decisions),
+                 "train_sample_accuracy": sum(d["correct"] for d in sampled) / max(len(sampled), 1),
+                 "queries_with_positive": len(solved), "queries": len(queries)}
+        diag_path = round_dir / "select" / "diagnostics.json"
+        if diag_path.exists():
+            diag = json.loads(diag_path.read_text())
+            levels = diag["zero_positive_by_level"].values()
+            stats.update(zero_positive_before=sum(l["zero_before"] for l in levels),
+                         zero_positive_after=sum(l["zero_after"] for l in levels),
+                         kept_by_source=diag["kept_by_source"], vas_auroc=diag["vas"].get("auroc"),
+                         vas_dropped=diag["reasons"].get("low_vas", 0))
+        return stats

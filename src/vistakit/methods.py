@@ -11,9 +11,10 @@ from vistakit.config import ConfigError
 class Method:
     name: str
     rounds: int | None  # fixed number of rounds, or None: the config's T
-    augment: tuple[str, ...] = ()  # "rationalize"
+    augment: tuple[str, ...] = ()  # "rationalize" (STaR), "prefix" (VISTA step 1)
     dedup: bool = False
-    train: str = "sft"
+    vas_filter: bool = False  # VISTA step 2
+    train: str = "sft"  # "sft" | "dpo" (DPO+NLL)
     seed_only: bool = False  # SFT-Seed: no self-generated data at all
 
 
@@ -22,6 +23,10 @@ METHODS = {
     "rft": Method("rft", rounds=1, dedup=True),
     "rest-em": Method("rest-em", rounds=None),
     "star": Method("star", rounds=None, augment=("rationalize",)),
+    "vista-sft": Method("vista-sft", rounds=None, augment=("prefix",), vas_filter=True),
+    "vista-dpo": Method("vista-dpo", rounds=None, augment=("prefix",), vas_filter=True, train="dpo"),
+    "prefix-only": Method("prefix-only", rounds=None, augment=("prefix",)),
+    "vas-only": Method("vas-only", rounds=None, vas_filter=True),
 }
 
 

@@ -1,0 +1,69 @@
+"""Filter step of VISTA: score every positive with VAS under M_{t-1} and drop those below tau.
+
+Scores are cached in `vas.jsonl` (one line per scored positive), so a resumed round does not rescore.
+A dropped positive keeps its record in decisions.jsonl with reason "low_vas" and its score.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from vistakit.data import Query, instruction_for
+from vistakit.models.inputs import render_query
+from vistakit.runfolder import read_jsonl, write_jsonl
+from vistakit.vas import segment_masses, vision_ratio, z_scores
+
+SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
+
+
+def score_positives(model, processor, queries: dict[str, Query], positives: list[dict], *,
+                    layers: list[int] | None, batch_size: int, system: str | None) -> list[dict]:
+    """Per positive: lambda_sys/vis/ins and S, from one forward pass per batch (sorted by length)."""
+    eos = processor.tokenizer.eos_token_id
+    order = sorted(range(len(positives)), key=lambda i: len(positives[i]["token_ids"]))
+    scores: list[dict | None] = [None] * len(positives)
+    for b in tqdm(range(0, len(order), batch_size), desc="VAS", unit="batch"):
+        idx = order[b : b + batch_size]
+        qs = [queries[positives[i]["query_id"]] for i in idx]
+        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
+        images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
+        masses = segment_masses(model, processor, prompts, images,
+                                [list(positives[i]["token_ids"]) + [eos] for i in idx], layers=layers)
+        for i, m, s in zip(idx, masses.tolist(), vision_ratio(masses).tolist()):
+            scores[i] = {"lambda_sys": m[0], "lambda_vis": m[1], "lambda_ins": m[2], "vas_ratio": s}
+    return scores
+
+
+def apply_vas(decisions: list[dict], scores: list[dict], tau: float) -> list[dict]:
+    """`scores[i]` belongs to the i-th kept decision; z-score per query, then drop VAS < tau."""
+    kept = [i for i, d in enumerate(decisions) if d["kept"]]
+    by_query = defaultdict(list)
+    for i, s in zip(kept, scores):
+        by_query[decisions[i]["query_id"]].append((i, s))
+    out = [dict(d) for d in decisions]
+    for items in by_query.values():
+        for (i, s), z in zip(items, z_scores([s["vas_ratio"] for _, s in items])):
+            out[i].update({k: s[k] for k in SCORE_KEYS}, vas=z)
+            if z < tau:
+                out[i].update(kept=False, reason="low_vas")
+    return out
+
+
+def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict], out_dir: Path, *,
+               layers: list[int] | None, tau: float, batch_size: int, system: str | None) -> list[dict]:
+    cache = out_dir / "vas.jsonl"
+    positives = [d for d in decisions if d["kept"]]
+    if cache.exists():
+        scores = read_jsonl(cache)
+    else:
+        scores = score_positives(model, processor, queries, positives, layers=layers, batch_size=batch_size,
+                                 system=system)
+        write_jsonl(cache, [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
+                            for p, s in zip(positives, scores)])
+    if len(scores) != len(positives):
+        raise RuntimeError(f"{cache} holds {len(scores)} scores for {len(positives)} positives: delete it to rescore")
+    return apply_vas(decisions, scores, tau)
