@@ -48,3 +48,27 @@ def test_sampling_is_seeded_and_continues_prefixes(tiny, image):
     greedy = backend.generate(prompts[:1], [[image]], samples_per_query=1, temperature=0.0, max_new_tokens=8, seed=0)
     again = backend.generate(prompts[:1], [[image]], samples_per_query=1, temperature=0.0, max_new_tokens=8, seed=9)
     assert greedy[0][0].token_ids == again[0][0].token_ids
+
+
+def test_sampling_never_emits_image_placeholders(tiny, image):
+    """A model that prefers <|image_pad|> everywhere still gets text-only responses, and encoding a response
+    that holds one stops with a clear error instead of a shape mismatch deep in the model."""
+    import copy
+
+    import pytest
+
+    from vistakit.models.inputs import encode, render_query
+    from vistakit.models.segments import vision_token_ids
+    from vistakit.sampling import HFBackend
+
+    model, processor = tiny
+    model = copy.deepcopy(model)
+    pad = model.config.image_token_id
+    with torch.no_grad():
+        model.lm_head.weight[pad] *= 50  # tied: the lm head row of the image placeholder dominates
+    prompt = render_query(processor, "How many red shapes are there?")
+    gens = HFBackend(model, processor).generate([prompt], [[image]], 4, 1.0, 12, seed=0)
+    ids = [t for g in gens[0] for t in g.token_ids]
+    assert ids and not set(ids) & vision_token_ids(model.config)
+    with pytest.raises(ValueError, match="image placeholder"):
+        encode(processor, [prompt], [[image]], [[pad, 5]])

@@ -14,6 +14,7 @@ from PIL import Image
 from transformers import GenerationConfig
 
 from vistakit.models.inputs import encode
+from vistakit.models.segments import vision_token_ids
 
 
 @dataclass
@@ -46,6 +47,9 @@ class HFBackend:
         gc = model.generation_config
         eos = gc.eos_token_id if isinstance(gc.eos_token_id, list) else [gc.eos_token_id]
         self.stop_ids = {i for i in eos + [processor.tokenizer.eos_token_id] if i is not None}
+        # An image placeholder inside a response would break every later pass over it ("image features
+        # and image tokens do not match"): a response may never contain one.
+        self.suppressed = sorted(vision_token_ids(model.config))
 
     @torch.no_grad()
     def generate(self, prompts, images, samples_per_query, temperature, max_new_tokens, seed, prefixes=None):
@@ -62,6 +66,7 @@ class HFBackend:
             top_k=0,
             top_p=1.0,
             repetition_penalty=1.0,
+            suppress_tokens=self.suppressed,
             num_return_sequences=samples_per_query,
             max_new_tokens=max_new_tokens,
             eos_token_id=sorted(self.stop_ids),

@@ -58,21 +58,21 @@ def _vas_attention(module, query, key, value, attention_mask, scaling=None, **kw
 
 def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch.Tensor:
     b, heads, seq, dim = query.shape
+    kv_heads = key.shape[1]
     r0 = cap.first_row
     q = query[:, :, r0:]
-    if key.shape[1] != heads:  # grouped-query attention: one key head serves several query heads
-        key = key.repeat_interleave(heads // key.shape[1], dim=1)
     # The indicators ride in the value slot, zero-padded to head_dim: fused kernels want equal q/k/v widths.
     values = query.new_zeros(b, 1, seq, dim)
     values[..., : len(SEGMENTS)] = cap.indicators.to(query.dtype).unsqueeze(1)
-    values = values.expand(b, heads, seq, dim).contiguous()
+    values = values.expand(b, kv_heads, seq, dim).contiguous()
     if attention_mask is not None:
         mask = attention_mask[:, :, r0:, :seq]
     else:  # no padding: the model relied on is_causal, which SDPA aligns top-left; rows start at r0 here
         rows = torch.arange(r0, seq, device=query.device)
         mask = torch.arange(seq, device=query.device)[None, :] <= rows[:, None]
     scale = scaling if scaling is not None else 1 / math.sqrt(dim)
-    mass = F.scaled_dot_product_attention(q, key, values, attn_mask=mask, scale=scale)[..., : len(SEGMENTS)]
+    gqa = {"enable_gqa": True} if kv_heads != heads else {}  # grouped-query: no repeated keys in memory
+    mass = F.scaled_dot_product_attention(q, key, values, attn_mask=mask, scale=scale, **gqa)[..., : len(SEGMENTS)]
     mass = torch.nan_to_num(mass.float().mean(1))  # (batch, rows, 3); fully masked (padding) rows -> 0
     return (mass * cap.rows[:, r0:, None]).sum(1)
 

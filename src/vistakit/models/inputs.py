@@ -62,6 +62,11 @@ def encode(
     rows = [ids[m.bool()].tolist() for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
     prompt_lens = [len(r) for r in rows]
     if responses is not None:
+        image_id = getattr(processor, "image_token_id", None)
+        bad = [i for i, resp in enumerate(responses) if image_id is not None and image_id in resp]
+        if bad:
+            raise ValueError(f"responses {bad} of the batch contain the image placeholder token {image_id}: "
+                             "a response must be text only (sampling suppresses it)")
         rows = [r + list(resp) for r, resp in zip(rows, responses)]
     width = max(len(r) for r in rows)
     pad = tok.pad_token_id

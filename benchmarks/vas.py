@@ -1,0 +1,177 @@
+"""VAS cost against a plain forward pass and against eager attention maps, on the same batch, in one run.
+
+    python benchmarks/vas.py [--seq 512 2048] [--layers 8] [--hidden 512] [--device cpu|cuda]
+
+Prints, per sequence length: the forward time with the VAS capture / the plain SDPA forward time (goal
+<= 1.05), and the extra peak memory of the VAS forward, of the plain forward, and of an eager forward with
+`output_attentions=True` (goal: VAS >= 10x less than eager). Memory on CPU is the peak RSS growth of a
+fresh subprocess per mode (allocations too small to show up read as ~0); on CUDA, max_memory_allocated.
+The model is a randomly initialised Qwen2.5-VL built locally (no download); the batch is two rows (one
+10% shorter, left-padded) with a 448 px image (256 image tokens) and the response as the second half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+
+def build(path: Path, args) -> None:
+    from vistakit.models.tiny import TinySpec, build_tiny_model
+
+    corpus = ["How many red shapes are there? Describe each shape, then answer.", "blue square at left"] * 50
+    spec = TinySpec(hidden_size=args.hidden, num_layers=args.layers, num_heads=args.hidden // 64, num_kv_heads=2,
+                    intermediate_size=int(args.hidden * 2.75), vocab_size=2048, image_size=448)
+    build_tiny_model(path, corpus, spec)
+
+
+def batch_for(processor, seq: int):
+    """Two rows of about `seq` and 0.9 * `seq` tokens: prompt (image + instruction) then response."""
+    from vistakit.models.inputs import encode, render_query
+
+    tok = processor.tokenizer
+    word = tok("red ", add_special_tokens=False)["input_ids"]
+    image = [[Image.new("RGB", (448, 448), (120, 40, 200))]]
+    prompts, responses = [], []
+    for length in (seq, int(seq * 0.9)):
+        base = len(encode(processor, [render_query(processor, "Count.")], image).inputs["input_ids"][0])
+        n_words = max(0, (length // 2 - base) // len(word))
+        prompts.append(render_query(processor, "Count. " + "red " * n_words))
+        prompt_len = len(encode(processor, [prompts[-1]], image).inputs["input_ids"][0])
+        responses.append((word * length)[: length - prompt_len])
+    return prompts, image * 2, responses
+
+
+def forward_fn(model, processor, seq: int, mode: str):
+    from vistakit.models.inputs import encode
+    from vistakit.models.segments import vision_token_ids
+    from vistakit.vas import capture_segment_mass, default_layers, segment_indicators
+
+    prompts, images, responses = batch_for(processor, seq)
+    batch = encode(processor, prompts, images, responses)
+    dev = model.device
+    inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+    ind, rows = segment_indicators(batch, vision_token_ids(model.config))
+    ind, rows = ind.to(dev), rows.to(dev)
+
+    @torch.no_grad()
+    def run():
+        if mode == "vas":
+            with capture_segment_mass(model, default_layers(model), ind, rows):
+                return model(**inputs, use_cache=False, logits_to_keep=1)
+        if mode == "eager":
+            return model(**inputs, use_cache=False, logits_to_keep=1, output_attentions=True)
+        return model(**inputs, use_cache=False, logits_to_keep=1)
+
+    return run, inputs["input_ids"].shape
+
+
+def load_model(path: Path, mode: str, device: str):
+    from vistakit.models.load import load
+
+    model, processor = load(path, attn_implementation="eager" if mode == "eager" else "sdpa", device=device)
+    return model.eval(), processor
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as f:  # "5": reset the peak RSS (VmHWM), Linux >= 4.0
+        f.write("5")
+
+
+def peak_rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        line = next(l for l in f if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def memory_child(path: str, seq: int, mode: str, device: str) -> None:
+    """Run in a fresh process: extra peak memory of one forward in `mode`."""
+    model, processor = load_model(Path(path), mode, device)
+    run, _ = forward_fn(model, processor, seq, mode)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        out = run()
+        torch.cuda.synchronize()
+        extra = (torch.cuda.max_memory_allocated() - before) / 2**20
+    else:
+        before = rss_mib()
+        reset_peak_rss()
+        out = run()
+        extra = peak_rss_mib() - before
+    del out
+    print(json.dumps({"extra_mib": extra}))
+
+
+def memory(path: Path, seq: int, mode: str, device: str) -> float:
+    cmd = [sys.executable, __file__, "--child", str(path), str(seq), mode, "--device", device]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)["extra_mib"]
+
+
+def timing(path: Path, seq: int, device: str, reps: int) -> tuple[float, float, tuple]:
+    """Median times of plain and VAS forwards, interleaved so that machine noise hits both alike."""
+    model, processor = load_model(path, "sdpa", device)
+    plain, shape = forward_fn(model, processor, seq, "plain")
+    vas, _ = forward_fn(model, processor, seq, "vas")
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    times = {"plain": [], "vas": []}
+    for i in range(reps + 2):
+        for name, fn in (("plain", plain), ("vas", vas)) if i % 2 else (("vas", vas), ("plain", plain)):
+            sync()
+            t = time.perf_counter()
+            fn()
+            sync()
+            if i >= 2:  # warm-up
+                times[name].append(time.perf_counter() - t)
+    return statistics.median(times["plain"]), statistics.median(times["vas"]), tuple(shape)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seq", type=int, nargs="+", default=[512, 2048])
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--child", nargs=3, metavar=("MODEL", "SEQ", "MODE"))
+    args = p.parse_args()
+    if args.child:
+        memory_child(args.child[0], int(args.child[1]), args.child[2], args.device)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        build(path, args)
+        print(f"model: Qwen2.5-VL, {args.layers} decoder layers, hidden {args.hidden}, {args.hidden // 64} heads "
+              f"(2 KV heads), VAS at layer {args.layers // 2}; device {args.device}; torch {torch.__version__}")
+        print(f"{'seq':>5} {'batch':>10} {'plain s':>8} {'vas s':>8} {'time ratio':>10} "
+              f"{'plain MiB':>9} {'vas MiB':>8} {'eager MiB':>9} {'eager/vas':>9}")
+        for seq in args.seq:
+            t_plain, t_vas, shape = timing(path, seq, args.device, args.reps)
+            mem = {m: memory(path, seq, m, args.device) for m in ("plain", "vas", "eager")}
+            print(f"{seq:>5} {str(shape):>10} {t_plain:>8.4f} {t_vas:>8.4f} {t_vas / t_plain:>10.3f} "
+                  f"{mem['plain']:>9.1f} {mem['vas']:>8.1f} {mem['eager']:>9.1f} "
+                  f"{mem['eager'] / max(mem['vas'], 1e-9):>9.1f}", flush=True)
+        print("time ratio = VAS forward / plain SDPA forward (median of interleaved runs); MiB = extra peak "
+              "memory of one whole forward (the capture's own cost is vas - plain); eager/vas = eager forward "
+              "with every layer's attention maps / VAS forward")
+
+
+if __name__ == "__main__":
+    main()
