@@ -247,7 +247,10 @@ class Loop:
                     (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(f"{prefix}{k}", v)])}
 
         a, b = flat(old), flat(resolved)
-        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        defaults = flat(to_dict(RunConfig()))
+        # a key added to vistakit after the folder was made is no difference when it holds its default
+        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)
+                      and not (k not in a and k in defaults and b.get(k) == defaults[k]))
         if diff:
             raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "
                               f"{[(k, a.get(k), b.get(k)) for k in diff[:3]]}); use a new run_dir to change it")
