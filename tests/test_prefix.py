@@ -72,3 +72,9 @@ def test_prefix_resample_records(tiny, image, tmp_path):
         assert {"correct", "pred", "finished"} <= r.keys()
     # resumed: read back, not redrawn
     assert prefix_resample(backend, processor, [q], negatives, tmp_path / "prefix", **kw) == out
+    # killed mid-resampling (no DONE, a batch missing): the missing batch is redrawn exactly as before
+    (tmp_path / "prefix" / "DONE").unlink()
+    (tmp_path / "prefix" / "samples.jsonl").unlink()
+    (tmp_path / "prefix" / "resample" / "DONE").unlink()
+    (tmp_path / "prefix" / "resample" / "batches" / "00000.jsonl").unlink()
+    assert prefix_resample(backend, processor, [q], negatives, tmp_path / "prefix", **kw) == out
