@@ -125,8 +125,9 @@ def segment_indicators(batch, vision_ids: frozenset[int]) -> tuple[torch.Tensor,
 @torch.no_grad()
 def segment_masses(model, processor, prompts: list[str], images: list[list[Image.Image]],
                    responses: list[list[int]], layers: list[int] | None = None,
-                   padding_side: str = "left") -> torch.Tensor:
-    """(batch, 3): lambda_sys, lambda_vis, lambda_ins of each (prompt, response), head- and layer-averaged."""
+                   padding_side: str = "left", per_layer: bool = False) -> torch.Tensor:
+    """(batch, 3): lambda_sys, lambda_vis, lambda_ins of each (prompt, response), head- and layer-averaged
+    ((layers, batch, 3) with `per_layer`, in the order the layers run)."""
     layers = layers or default_layers(model)
     batch = encode(processor, prompts, images, responses, padding_side=padding_side)
     ind, rows = segment_indicators(batch, vision_token_ids(model.config))
@@ -137,7 +138,8 @@ def segment_masses(model, processor, prompts: list[str], images: list[list[Image
     if len(cap.masses) != len(layers):
         raise RuntimeError(f"captured {len(cap.masses)} of {len(layers)} layers: does this family's attention "
                            "go through transformers' AttentionInterface?")
-    return torch.stack(cap.masses).mean(0).cpu()
+    masses = torch.stack(cap.masses).cpu()
+    return masses if per_layer else masses.mean(0)
 
 
 def vision_ratio(masses: torch.Tensor) -> torch.Tensor:
