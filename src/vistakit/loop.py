@@ -151,21 +151,11 @@ class Loop:
             round_dir = run_dir / f"round_{t}"
             backend = None if is_done(round_dir / "train") else self._backend(current)
             if backend is not None:
-                records = self._collect(backend, train, round_dir, t)
-                decisions = self._select(backend, by_id, records, round_dir)
-                write_jsonl(round_dir / "select" / "decisions.jsonl", decisions)
-                kept = [d for d in decisions if d["kept"]]
-                write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
-                self._diagnose(train, records, decisions, round_dir)
+                examples = self._training_set(backend, train, by_id, round_dir, t)
                 del backend  # free the sampler before training loads M_0
                 gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-                if self.method.train == "dpo":
-                    rng = random.Random(batch_seed(cfg.seed, "pairs", t))
-                    examples = preference_pairs(by_id, decisions, rng)
-                else:
-                    examples = training_examples(by_id, kept)
                 current = self._train(m0, examples, round_dir / "train", cfg.train, self.method.train)
             current = self._trained_model(round_dir / "train")
             metrics = self._evaluate(current, round_dir, test)
@@ -174,6 +164,19 @@ class Loop:
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
         write_json(run_dir / "metrics.json", history)
         return history
+
+    def _training_set(self, backend: HFBackend, train: list[Query], by_id: dict[str, Query], round_dir: Path,
+                      t: int) -> list[dict]:
+        """Sample -> verify -> augment -> filter with M_{t-1}; every decision is written before training."""
+        records = self._collect(backend, train, round_dir, t)
+        decisions = self._select(backend, by_id, records, round_dir)
+        write_jsonl(round_dir / "select" / "decisions.jsonl", decisions)
+        kept = [d for d in decisions if d["kept"]]
+        write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
+        self._diagnose(train, records, decisions, round_dir)
+        if self.method.train == "dpo":
+            return preference_pairs(by_id, decisions, random.Random(batch_seed(self.cfg.seed, "pairs", t)))
+        return training_examples(by_id, kept)
 
     def _collect(self, backend: HFBackend, train: list[Query], round_dir: Path, t: int) -> list[dict]:
         s, cfg = self.cfg.sampling, self.cfg
