@@ -8,14 +8,22 @@ from pathlib import Path
 def table(rows: list[tuple[str, list[dict]]]) -> str:
     """One line per (method, round): accuracy overall and per level, and the grounded rate of correct answers."""
     levels = sorted({lvl for _, hist in rows for h in hist for lvl in h["by_level"]})
-    head = f"{'method':<10} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels) + f" {'grounded':>9}"
+    vista = any("zero_positive_before" in h for _, hist in rows for h in hist)
+    head = f"{'method':<11} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels) + f" {'grounded':>9}"
+    if vista:  # VISTA's diagnostics: train queries without a positive before -> after prefix resampling
+        head += f" {'no-positive':>11} {'VAS AUROC':>9}"
     lines = [head, "-" * len(head)]
     for name, hist in rows:
         for h in hist:
             g = h["grounded_rate_of_correct"]
             g = "-" if g is None else f"{g:.3f}"
             per_level = " ".join(f"{h['by_level'].get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
-            lines.append(f"{name:<10} {h['round']:>5} {h['accuracy']:>6.3f} {per_level} {g:>9}")
+            line = f"{name:<11} {h['round']:>5} {h['accuracy']:>6.3f} {per_level} {g:>9}"
+            if vista:
+                zero = f"{h['zero_positive_before']}->{h['zero_positive_after']}" if "zero_positive_before" in h else "-"
+                auc = h.get("vas_auroc")
+                line += f" {zero:>11} {'-' if auc is None else f'{auc:.3f}':>9}"
+            lines.append(line)
     return "\n".join(lines)
 
 
