@@ -24,3 +24,18 @@ def test_auroc_hand_values():
     # 2 positives (0.7, 0.2) x 2 negatives (0.4, 0.1): pairs won 0.7>0.4, 0.7>0.1, 0.2>0.1 -> 3/4
     assert auroc([0.7, 0.4, 0.2, 0.1], [True, False, True, False]) == 0.75
     assert auroc([0.3], [True]) is None
+
+
+def test_vas_detection_counts():
+    from vistakit.diagnostics import vas_detection
+
+    d = lambda vas, grounded, dropped: {"vas": vas, "vas_ratio": 0.3, "grounded": grounded,
+                                        "reason": "low_vas" if dropped else "kept", "kept": not dropped}
+    decisions = [d(-1.2, False, True), d(-0.9, True, True), d(0.4, False, False), d(1.0, True, False),
+                 d(0.0, True, False), {"reason": "incorrect", "kept": False, "grounded": False}]
+    got = vas_detection(decisions)
+    assert got["positives_scored"] == 5 and got["dropped"] == 2
+    assert got["ungrounded_rate"] == 2 / 5
+    assert got["precision"] == 1 / 2 and got["recall"] == 1 / 2
+    # -VAS for ungrounded {1.2, -0.4} vs grounded {0.9, -1.0, 0.0}: won 3 + 1 of 6 pairs
+    assert abs(got["auroc"] - 4 / 6) < 1e-12
