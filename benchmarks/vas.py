@@ -125,22 +125,28 @@ def memory(path: Path, seq: int, mode: str, device: str) -> float:
     return json.loads(out)["extra_mib"]
 
 
-def timing(path: Path, seq: int, device: str, reps: int) -> tuple[float, float, tuple]:
-    """Median times of plain and VAS forwards, interleaved so that machine noise hits both alike."""
+def timing(path: Path, seq: int, device: str, reps: int) -> dict:
+    """Plain and VAS forwards, interleaved so that machine noise hits both alike. On CPU the process CPU time
+    is measured too: other processes on a shared machine change wall time, not the work this one does."""
     model, processor = load_model(path, "sdpa", device)
     plain, shape = forward_fn(model, processor, seq, "plain")
     vas, _ = forward_fn(model, processor, seq, "vas")
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    times = {"plain": [], "vas": []}
+    wall = {"plain": [], "vas": []}
+    cpu = {"plain": [], "vas": []}
     for i in range(reps + 2):
         for name, fn in (("plain", plain), ("vas", vas)) if i % 2 else (("vas", vas), ("plain", plain)):
             sync()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             sync()
             if i >= 2:  # warm-up
-                times[name].append(time.perf_counter() - t)
-    return statistics.median(times["plain"]), statistics.median(times["vas"]), tuple(shape)
+                wall[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
+    med = statistics.median
+    return {"shape": tuple(shape), "plain": med(wall["plain"]), "vas": med(wall["vas"]),
+            "wall_ratio": med(wall["vas"]) / med(wall["plain"]), "min_ratio": min(wall["vas"]) / min(wall["plain"]),
+            "cpu_ratio": med(cpu["vas"]) / med(cpu["plain"])}
 
 
 def main() -> None:
@@ -160,17 +166,19 @@ def main() -> None:
         build(path, args)
         print(f"model: Qwen2.5-VL, {args.layers} decoder layers, hidden {args.hidden}, {args.hidden // 64} heads "
               f"(2 KV heads), VAS at layer {args.layers // 2}; device {args.device}; torch {torch.__version__}")
-        print(f"{'seq':>5} {'batch':>10} {'plain s':>8} {'vas s':>8} {'time ratio':>10} "
-              f"{'plain MiB':>9} {'vas MiB':>8} {'eager MiB':>9} {'eager/vas':>9}")
+        print(f"{'seq':>5} {'batch':>10} {'plain s':>8} {'vas s':>8} {'wall':>6} {'min':>6} {'cpu':>6} "
+              f"{'plain MiB':>9} {'vas MiB':>8} {'eager MiB':>9} {'eager/vas':>9} {'capture':>8}")
         for seq in args.seq:
-            t_plain, t_vas, shape = timing(path, seq, args.device, args.reps)
+            t = timing(path, seq, args.device, args.reps)
             mem = {m: memory(path, seq, m, args.device) for m in ("plain", "vas", "eager")}
-            print(f"{seq:>5} {str(shape):>10} {t_plain:>8.4f} {t_vas:>8.4f} {t_vas / t_plain:>10.3f} "
-                  f"{mem['plain']:>9.1f} {mem['vas']:>8.1f} {mem['eager']:>9.1f} "
-                  f"{mem['eager'] / max(mem['vas'], 1e-9):>9.1f}", flush=True)
-        print("time ratio = VAS forward / plain SDPA forward (median of interleaved runs); MiB = extra peak "
-              "memory of one whole forward (the capture's own cost is vas - plain); eager/vas = eager forward "
-              "with every layer's attention maps / VAS forward")
+            capture = (mem["eager"] - mem["plain"]) / max(mem["vas"] - mem["plain"], 1.0)
+            print(f"{seq:>5} {str(t['shape']):>10} {t['plain']:>8.4f} {t['vas']:>8.4f} {t['wall_ratio']:>6.3f} "
+                  f"{t['min_ratio']:>6.3f} {t['cpu_ratio']:>6.3f} {mem['plain']:>9.1f} {mem['vas']:>8.1f} "
+                  f"{mem['eager']:>9.1f} {mem['eager'] / max(mem['vas'], 1e-9):>9.1f} {capture:>8.0f}", flush=True)
+        print("wall / min / cpu = VAS forward over plain SDPA forward: medians of wall time, minima of wall time, "
+              "medians of process CPU time (interleaved runs). MiB = extra peak memory of one whole forward. "
+              "eager/vas = eager forward with every layer's attention maps over the VAS forward; capture = what "
+              "the eager maps add to a plain forward over what the VAS capture adds (floored at 1 MiB).")
 
 
 if __name__ == "__main__":
