@@ -103,6 +103,8 @@ def memory_child(path: str, seq: int, mode: str, device: str) -> None:
     """Run in a fresh process: extra peak memory of one forward in `mode`."""
     model, processor = load_model(Path(path), mode, device)
     run, _ = forward_fn(model, processor, seq, mode)
+    with torch.no_grad():  # page the (memory-mapped) weights in now, or the first forward's RSS counts them
+        sum(float(p.sum()) for p in model.parameters())
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         before = torch.cuda.memory_allocated()
