@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from vistakit.train_sft import TrainConfig
+from vistakit.vre.train_grpo import GRPOSettings
 
 
 class ConfigError(ValueError):
@@ -67,6 +68,31 @@ class VistaConfig:
 
 
 @dataclass
+class VreConfig:
+    scorer: str = field(default="scene", metadata={"help": "reflection scorer: scene (synthetic task's ground truth, offline) | policy (the model being trained judges) | local (vre.scorer_model) | openai (vre.scorer_url)"})
+    scorer_model: str | None = field(default=None, metadata={"help": "local: checkpoint path or hub id; openai: the endpoint's model name"})
+    scorer_url: str | None = field(default=None, metadata={"help": "openai: base URL of an OpenAI-compatible API (…/v1)"})
+    scorer_api_key_env: str | None = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
+    add_tag_tokens: bool | None = field(default=None, metadata={"help": "add <reflection>/</reflection> as whole tokens; None: when a tag takes more than 3 tokens"})
+    max_reflection_claims: int = field(default=4, metadata={"help": "synthetic task: at most this many re-examined claims in a rebuilt reflection"})
+    partition_samples: int = field(default=8, metadata={"help": "n: samples per query for difficulty-aware partitioning"})
+    partition_queries: int | None = field(default=None, metadata={"help": "partition a seeded random subset of N train queries per round; None: all"})
+    easy_at: float = field(default=1.0, metadata={"help": "success rate at or above which a query is easy"})
+    hard_at: float = field(default=0.0, metadata={"help": "success rate at or below which a query is hard"})
+    eval_sft: bool = field(default=True, metadata={"help": "also evaluate each round's SFT model (before GRPO), in round_t/sft_eval"})
+    phase_attention: bool = field(default=True, metadata={"help": "attention-to-image per phase (before / inside / after the reflection) of the eval responses"})
+    phase_batch_size: int = field(default=16, metadata={"help": "responses per phase-attention pass"})
+    grpo: GRPOSettings = field(default_factory=GRPOSettings)
+
+
+@dataclass
+class R3vConfig:
+    pool: str = field(default="all", metadata={"help": "samples that form the positive/negative pairs: all (every round so far, as R3V's code) | last (this round's)"})
+    test_select: bool = field(default=True, metadata={"help": "also measure test-time self-select: the model picks among its own sampled answers"})
+    test_candidates: int = field(default=3, metadata={"help": "sampled candidates per test query for test-time self-select"})
+
+
+@dataclass
 class EvalConfig:
     max_new_tokens: int = 2048
     queries_per_batch: int = 32
@@ -75,7 +101,7 @@ class EvalConfig:
 
 @dataclass
 class RunConfig:
-    method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em | vista-sft | vista-dpo | prefix-only | vas-only"})
+    method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em | vista-sft | vista-dpo | prefix-only | vas-only | vre | r3v"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
     rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds"})
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})
@@ -86,6 +112,8 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     vista: VistaConfig = field(default_factory=VistaConfig)
+    vre: VreConfig = field(default_factory=VreConfig)
+    r3v: R3vConfig = field(default_factory=R3vConfig)
     seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
     eval: EvalConfig = field(default_factory=EvalConfig)
 

@@ -15,6 +15,8 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       round_t/train/         model/, train_log.json (DPO: reference.jsonl, the pairs with M_0's log-probs)
       round_t/eval/          predictions (samples.jsonl) and metrics.json
       metrics.json           one entry per round
+Methods with their own round (VRE, R3V) run their steps in their own folders of round_t (see
+vistakit/vre/round.py and vistakit/r3v.py); the evaluation and the run's metrics stay the loop's.
 """
 
 from __future__ import annotations
@@ -142,14 +144,15 @@ class Loop:
             if missing:
                 raise DataError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
             m0 = self._train(m0, [example(q, q.cot) for q in seed], round0 / "train", cfg.seed_train or cfg.train)
-        history.append({"round": 0, "model": m0, **self._evaluate(m0, round0, test)})
+        history.append({"round": 0, "model": m0, **self._evaluate(m0, round0, test), **self._after_eval(m0, round0, test)})
         log.info("round 0: accuracy %.3f", history[-1]["accuracy"])
 
         rounds = self.method.rounds if self.method.rounds is not None else cfg.rounds
         current = m0
+        own_round = self.method.hook("round_fn")  # VRE, R3V: the method's own steps, each in its own folder
         for t in range(1, rounds + 1):
             round_dir = run_dir / f"round_{t}"
-            backend = None if is_done(round_dir / "train") else self._backend(current)
+            backend = None if own_round or is_done(round_dir / "train") else self._backend(current)
             if backend is not None:
                 examples = self._training_set(backend, train, by_id, round_dir, t)
                 del backend  # free the sampler before training loads M_0
@@ -157,10 +160,11 @@ class Loop:
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 current = self._train(m0, examples, round_dir / "train", cfg.train, self.method.train)
-            current = self._trained_model(round_dir / "train")
+            current = (own_round(self, current, m0, train, test, round_dir, t) if own_round
+                       else self._trained_model(round_dir / "train"))
             metrics = self._evaluate(current, round_dir, test)
             stats = self._round_stats(round_dir)
-            history.append({"round": t, "model": current, **metrics, **stats})
+            history.append({"round": t, "model": current, **metrics, **stats, **self._after_eval(current, round_dir, test)})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
         write_json(run_dir / "metrics.json", history)
         return history
@@ -217,6 +221,11 @@ class Loop:
                                      for s in sorted({d["source"] for d in decisions})}}
         write_json(out / "diagnostics.json", report)
         diagnostics.vas_histogram(decisions, out / "vas_hist.png", self.cfg.vista.tau)
+
+    def _after_eval(self, model: str, round_dir: Path, test: list[Query]) -> dict:
+        hook = self.method.hook("after_eval")
+        return hook(self, model, round_dir, test) if hook is not None else {}
+
     def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg, kind: str = "sft") -> str:
         if not is_done(out_dir):
             if examples:

@@ -43,6 +43,7 @@ class _Capture:
     rows: torch.Tensor  # (batch, seq) bool: response rows
     first_row: int  # the earliest response row in the batch: rows before it are never computed
     masses: list = field(default_factory=list)  # per captured layer: (batch, 3) summed over response rows
+    phases: torch.Tensor | None = None  # (batch, seq, P) row weights: masses per phase, (batch, P, 3), instead
 
 
 _active: _Capture | None = None
@@ -74,6 +75,8 @@ def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch
     gqa = {"enable_gqa": True} if kv_heads != heads else {}  # grouped-query: no repeated keys in memory
     mass = F.scaled_dot_product_attention(q, key, values, attn_mask=mask, scale=scale, **gqa)[..., : len(SEGMENTS)]
     mass = torch.nan_to_num(mass.float().mean(1))  # (batch, rows, 3); fully masked (padding) rows -> 0
+    if cap.phases is not None:  # sums over each phase's rows instead of all response rows
+        return torch.einsum("brc,brp->bpc", mass, cap.phases[:, r0:].float())
     return (mass * cap.rows[:, r0:, None]).sum(1)
 
 
@@ -87,8 +90,10 @@ def default_layers(model) -> list[int]:
 
 
 @contextlib.contextmanager
-def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, rows: torch.Tensor):
-    """While active, each forward of `model` appends per-layer (batch, 3) segment masses to the capture."""
+def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, rows: torch.Tensor,
+                         phases: torch.Tensor | None = None):
+    """While active, each forward of `model` appends per-layer (batch, 3) segment masses to the capture
+    ((batch, P, 3) with `phases`, a (batch, seq, P) 0/1 assignment of rows to phases)."""
     global _active
     decoder_layers = model.get_decoder().layers
     n = len(decoder_layers)
@@ -99,7 +104,7 @@ def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, row
     text_config = model.config.get_text_config()
     previous = text_config._attn_implementation_internal
     first = rows.any(0).nonzero()
-    cap = _Capture(modules, indicators, rows, int(first[0]) if len(first) else rows.shape[1])
+    cap = _Capture(modules, indicators, rows, int(first[0]) if len(first) else rows.shape[1], phases=phases)
     text_config._attn_implementation_internal = IMPLEMENTATION
     _active = cap
     try:
@@ -159,3 +164,29 @@ def z_scores(ratios: list[float]) -> list[float]:
     if std < 1e-6:  # equal up to float noise (the same response scored in two batches)
         return [0.0] * n
     return [(r - mean) / std for r in ratios]
+
+
+@torch.no_grad()
+def phase_segment_masses(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                         responses: list[list[int]], phases: list[list[tuple[int, int]]],
+                         layers: list[int] | None = None) -> torch.Tensor:
+    """(layers, batch, P, 3), layers in ascending order: lambda_sys/vis/ins of each response's phases, from the same single pass as
+    `segment_masses`. `phases[i][p]` is phase p of response i as a [start, end) range of response token
+    indices (0 = the first response token; an empty range gives zeros). Phases need not cover the response."""
+    layers = sorted(set(layers or default_layers(model)))  # masses come in the order the layers run
+    n_phases = max(len(p) for p in phases)
+    batch = encode(processor, prompts, images, responses, padding_side="left")
+    ind, rows = segment_indicators(batch, vision_token_ids(model.config))
+    weights = torch.zeros(*rows.shape, n_phases)
+    for i, (start, spans) in enumerate(zip(batch.response_start, phases)):
+        for p, (a, z) in enumerate(spans):
+            if not 0 <= a <= z <= len(responses[i]):
+                raise ValueError(f"phase {p} of response {i}: [{a}, {z}) outside its {len(responses[i])} tokens")
+            weights[i, start + a : start + z, p] = 1
+    dev = model.device
+    inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+    with capture_segment_mass(model, layers, ind.to(dev), rows.to(dev), phases=weights.to(dev)) as cap:
+        model(**inputs, use_cache=False, logits_to_keep=1)
+    if len(cap.masses) != len(layers):
+        raise RuntimeError(f"captured {len(cap.masses)} of {len(layers)} layers")
+    return torch.stack(cap.masses).cpu()

@@ -1,0 +1,175 @@
+"""Reflection scorers: does a reflection add visual evidence that the reasoning does not already state?
+
+One shape for all (a batch in, scores in [0, 1] out), so the reflection reward, the reconstruction step and
+any later filter take whichever is configured (`vre.scorer`):
+
+- `SceneScorer` (offline default, the synthetic task): the scene's ground truth. A reflection gains
+  information when it states at least one claim about a kind the reasoning made no claim about, with a
+  positive count (something seen: `red circle: 1`; a zero, `yellow triangle: 0`, is true of most scenes and
+  would let a blind policy farm the reward), and none of its claims is false. Score 1 or 0.
+- `LocalModelScorer`: a local Hugging Face VLM (the policy itself, or another checkpoint) shown the image,
+  the question, the reasoning and the reflection, asked a yes/no question; the score is
+  P(yes) / (P(yes) + P(no)) of its next token.
+- `OpenAIScorer`: the same judgement from an OpenAI-compatible `/chat/completions` endpoint (plain HTTP, the
+  image sent as a data URL); the score is 1 if the reply starts with "yes", else 0. Never called in tests
+  except against a local fake server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from PIL import Image
+
+from vistakit.models.inputs import encode, render_query
+
+JUDGE_QUESTION = ("Does the reflection add visual evidence about the image that the reasoning does not already "
+                  "state? Answer yes or no.")
+
+
+@dataclass
+class ReflectionItem:
+    question: str
+    reasoning: str
+    reflection: str
+    image: str | Path | Image.Image | None = None  # the query's (first) image
+    scene: dict | None = None  # synthetic task: ground truth
+
+
+class Scorer(Protocol):
+    def __call__(self, items: list[ReflectionItem]) -> list[float]: ...
+
+
+def judge_prompt(item: ReflectionItem) -> str:
+    return (f"Question: {item.question}\nReasoning:\n{item.reasoning}\nReflection:\n{item.reflection}\n"
+            f"{JUDGE_QUESTION}")
+
+
+def _image(img) -> Image.Image:
+    return img if isinstance(img, Image.Image) else Image.open(img).convert("RGB")
+
+
+class SceneScorer:
+    """Ground truth of the synthetic task: new, positive and all true (see the module docstring)."""
+
+    def __call__(self, items: list[ReflectionItem]) -> list[float]:
+        from vistakit.tasks.shapes import count, parse_claims
+
+        scores = []
+        for item in items:
+            if item.scene is None:
+                raise ValueError("SceneScorer needs the scene ground truth (the synthetic task); set "
+                                 "vre.scorer to policy, local or openai for other tasks")
+            seen = {(c, s) for c, s, _ in parse_claims(item.reasoning)}
+            claims = parse_claims(item.reflection)
+            true = all(count(item.scene, c, s) == n for c, s, n in claims)
+            gain = any((c, s) not in seen and n > 0 for c, s, n in claims)
+            scores.append(float(true and gain))
+        return scores
+
+
+class LocalModelScorer:
+    """A local VLM as the judge: P(yes) against P(no) for its first answer token. Pass the policy's own
+    model object to score with the policy itself (it is used in eval mode, without gradients)."""
+
+    YES, NO = ("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No")
+
+    def __init__(self, model, processor, system: str | None = None, batch_size: int = 16):
+        self.model, self.processor, self.system, self.batch_size = model, processor, system, batch_size
+        tok = processor.tokenizer
+        first = lambda words: {tok(w, add_special_tokens=False)["input_ids"][0] for w in words}
+        yes, no = first(self.YES), first(self.NO)
+        # a first token both words share (a bare space, a byte) says nothing: only the others are read
+        self.yes, self.no = sorted(yes - no), sorted(no - yes)
+        if not self.yes or not self.no:
+            raise ValueError("the judge's tokenizer starts 'yes' and 'no' with the same tokens")
+
+    @torch.no_grad()
+    def __call__(self, items: list[ReflectionItem]) -> list[float]:
+        was_training = self.model.training
+        self.model.eval()
+        scores = []
+        try:
+            for b in range(0, len(items), self.batch_size):
+                chunk = items[b : b + self.batch_size]
+                prompts = [render_query(self.processor, judge_prompt(it), 1, self.system) for it in chunk]
+                batch = encode(self.processor, prompts, [[_image(it.image)] for it in chunk])
+                inputs = {k: v.to(self.model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+                probs = self.model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1].float().softmax(-1)
+                yes, no = probs[:, self.yes].sum(-1), probs[:, self.no].sum(-1)
+                scores += (yes / (yes + no).clamp(min=1e-12)).tolist()
+        finally:
+            self.model.train(was_training)
+        return scores
+
+
+class OpenAIScorer:
+    """An OpenAI-compatible chat endpoint as the judge. The API key is read from the environment variable
+    named by `api_key_env` (never from the config file)."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
+                 timeout: float = 60.0, concurrency: int = 4, retries: int = 2):
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.timeout, self.concurrency, self.retries = model, timeout, concurrency, retries
+        self.api_key = os.environ.get(api_key_env) if api_key_env else None
+
+    def _request(self, item: ReflectionItem) -> float:
+        content = [{"type": "text", "text": judge_prompt(item)}]
+        if item.image is not None:
+            buf = io.BytesIO()
+            _image(item.image).save(buf, format="PNG")
+            url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+            content.insert(0, {"type": "image_url", "image_url": {"url": url}})
+        body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": content}],
+                           "max_tokens": 4, "temperature": 0}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(self.retries + 1):
+            try:
+                req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    reply = json.loads(resp.read())["choices"][0]["message"]["content"] or ""
+                return float(reply.strip().lower().startswith("yes"))
+            except (OSError, KeyError, IndexError, json.JSONDecodeError):
+                if attempt == self.retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def __call__(self, items: list[ReflectionItem]) -> list[float]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._request, items))
+
+
+def make_scorer(kind: str, *, policy=None, processor=None, model_path: str | None = None,
+                url: str | None = None, api_key_env: str | None = None, system: str | None = None,
+                device: str = "cpu") -> Scorer:
+    """`kind`: scene | policy (the `policy` model object) | local (`model_path`) | openai (`url`, `model_path`
+    as the endpoint's model name)."""
+    if kind == "scene":
+        return SceneScorer()
+    if kind == "policy":
+        if policy is None:
+            raise ValueError("scorer 'policy' needs the policy model")
+        return LocalModelScorer(policy, processor, system)
+    if kind == "local":
+        from vistakit.models.load import load
+
+        if not model_path:
+            raise ValueError("scorer 'local' needs vre.scorer_model (a local path or hub id)")
+        model, proc = load(model_path, device=device)
+        return LocalModelScorer(model.eval(), proc, system)
+    if kind == "openai":
+        if not url or not model_path:
+            raise ValueError("scorer 'openai' needs vre.scorer_url and vre.scorer_model")
+        return OpenAIScorer(url, model_path, api_key_env)
+    raise ValueError(f"unknown scorer {kind!r}; known: scene, policy, local, openai")

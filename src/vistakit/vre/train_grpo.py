@@ -1,0 +1,139 @@
+"""VRE's RL step: GRPO on the unstable queries with TRL's `GRPOTrainer` (SPEC.md, "VRE" 3).
+
+Why TRL's trainer and not our own step: it takes our tiny Qwen2.5-VL and its processor as they are (its
+chat-template rendering of a `[image, text]` user turn gives token for token the prompt `render_query`
+gives, checked in tests/test_vre.py), generates with `model.generate` on CPU or GPU (vLLM optional on GPU),
+and passes the dataset's columns to reward functions as keyword arguments, which is the reward shape we
+want. What we set, and why:
+- `loss_type="grpo"` by default (each completion's token mean, then the group mean: GRPO's own
+  normalisation, the per-sequence form SPEC.md uses for SFT); TRL's default "dapo" is one override away;
+- `beta=0.0` by default (no KL term, so no reference model in memory; TRL's default too);
+- sampling as everywhere else in vistakit: temperature 1, no top-k/top-p, no repetition penalty, and every
+  vision placeholder token suppressed (TRL suppresses only the image pad by itself);
+- one policy update per generation batch (`num_iterations=1`): the clipped ratio is 1 and the step is
+  the plain group-relative policy gradient;
+- the model is saved with `models.load.save` (the tiny model's processor marker kept) and the epoch/step
+  checkpoints resume a killed step, as in SFT.
+
+    round_t/grpo/rollouts.jsonl   every completion: step, query_id, completion (text and ids), its rewards
+    round_t/grpo/train_log.json   TRL's per-step logs (loss, reward means, completion lengths)
+    round_t/grpo/model/           the RL model M_t
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from vistakit.data import Query, instruction_for
+from vistakit.models.inputs import query_messages
+from vistakit.models.load import load
+from vistakit.models.segments import vision_token_ids
+from vistakit.train_sft import fit
+
+
+@dataclass
+class GRPOSettings:
+    learning_rate: float = field(default=1e-5, metadata={"help": "GRPO learning rate"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the RL (unstable) set"})
+    queries_per_step: int = field(default=8, metadata={"help": "prompts per optimizer step (x num_generations completions)"})
+    num_generations: int = field(default=8, metadata={"help": "G: completions per prompt (the group)"})
+    temperature: float = field(default=1.0, metadata={"help": "rollout sampling temperature"})
+    beta: float = field(default=0.0, metadata={"help": "KL weight to the step's starting model (0: no reference model)"})
+    loss_type: str = field(default="grpo", metadata={"help": "TRL GRPO loss normalisation: grpo | dr_grpo | dapo | bnpo"})
+    scale_rewards: str = field(default="group", metadata={"help": "advantage scaling: group | batch | none"})
+    reward_weights: list[float] = field(default_factory=lambda: [0.5, 1.0, 0.5],
+                                        metadata={"help": "weights of the format, accuracy and reflection rewards"})
+    max_queries: int | None = field(default=512, metadata={"help": "cap on the RL set (a seeded random subset of the unstable queries)"})
+    lr_scheduler: str = field(default="constant", metadata={"help": "learning-rate schedule"})
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    logging_steps: int = 5
+    save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume a killed GRPO step)"})
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+
+
+def grpo_rows(queries: list[Query], system: str | None = None) -> list[dict]:
+    """TRL's conversational prompt + image per query, and the columns the rewards read."""
+    return [{"prompt": query_messages(instruction_for(q), len(q.images), system),
+             "images": [Image.open(p).convert("RGB") for p in q.images], "query_id": q.id, "question": q.question,
+             "answer": q.answer, "task": q.task, "answer_type": q.answer_type, "scene": json.dumps(q.scene)}
+            for q in queries]
+
+
+class RolloutLog:
+    """Wraps the reward functions so that each scored batch is appended to a JSONL file, one row per
+    completion with all rewards. (A run resumed from a checkpoint logs the steps after it again.)"""
+
+    def __init__(self, path: Path, funcs: list[Callable]):
+        self.path, self.names, self.pending = path, [f.__name__ for f in funcs], {}
+        self.funcs = [self._wrap(f) for f in funcs]
+
+    def _wrap(self, fn):
+        def wrapped(completions, **kwargs):
+            scores = fn(completions, **kwargs)
+            self.pending[fn.__name__] = scores
+            if len(self.pending) == len(self.names):
+                self._flush(completions, kwargs)
+            return scores
+        wrapped.__name__ = fn.__name__
+        return wrapped
+
+    def _flush(self, completions, kwargs) -> None:
+        from vistakit.vre.rewards import completion_text
+
+        state = kwargs.get("trainer_state")
+        step = state.global_step if state is not None else None
+        ids = kwargs.get("query_id") or [None] * len(completions)
+        tokens = kwargs.get("completion_ids") or [None] * len(completions)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            for i, c in enumerate(completions):
+                row = {"step": step, "query_id": ids[i], "completion": completion_text(c),
+                       "completion_ids": [int(t) for t in tokens[i]] if tokens[i] is not None else None,
+                       **{n: self.pending[n][i] for n in self.names}}
+                f.write(json.dumps(row) + "\n")
+        self.pending = {}
+
+
+def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path, s: GRPOSettings, *,
+               make_rewards: Callable, max_new_tokens: int, system: str | None = None, device: str = "cpu",
+               seed: int = 0, **load_kwargs) -> Path:
+    """GRPO from `base_model` on `queries`; `make_rewards(model, processor)` returns the reward functions
+    (in the order of `s.reward_weights`). Saves to `out_dir/model`."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    out_dir = Path(out_dir)
+    if not queries:
+        raise ValueError(f"no RL queries for {out_dir}")
+    model, processor = load(base_model, device=device, **load_kwargs)
+    funcs = make_rewards(model, processor)
+    if len(funcs) != len(s.reward_weights):
+        raise ValueError(f"{len(funcs)} reward functions but {len(s.reward_weights)} reward_weights")
+    log = RolloutLog(out_dir / "rollouts.jsonl", funcs)
+    # TRL's sampler drops a last incomplete batch of prompts: a set smaller than a step is one smaller step
+    per_step = min(s.queries_per_step, len(queries))
+    steps = max(1, math.ceil(s.epochs * len(queries) / per_step))
+    args = GRPOConfig(
+        output_dir=str(out_dir / "checkpoints"), seed=seed, data_seed=seed,
+        num_generations=s.num_generations, per_device_train_batch_size=per_step * s.num_generations,
+        gradient_accumulation_steps=1, num_iterations=1, max_steps=steps,
+        learning_rate=s.learning_rate, lr_scheduler_type=s.lr_scheduler, warmup_steps=s.warmup_ratio,
+        max_grad_norm=s.max_grad_norm, beta=s.beta, loss_type=s.loss_type, scale_rewards=s.scale_rewards,
+        reward_weights=list(s.reward_weights), temperature=s.temperature, top_p=1.0, top_k=0,
+        repetition_penalty=1.0, max_completion_length=max_new_tokens,
+        generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config))},
+        bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
+        save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, report_to="none",
+        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=False,
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=log.funcs, args=args,
+                          train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
+    return fit(trainer, processor, out_dir, base_model, len(queries))
