@@ -39,3 +39,16 @@ def test_vas_detection_counts():
     assert got["precision"] == 1 / 2 and got["recall"] == 1 / 2
     # -VAS for ungrounded {1.2, -0.4} vs grounded {0.9, -1.0, 0.0}: won 3 + 1 of 6 pairs
     assert abs(got["auroc"] - 4 / 6) < 1e-12
+
+
+def test_method_notes_for_vre_and_r3v():
+    from vistakit.report import method_notes
+
+    assert method_notes([("rest-em", [_h(1, 0.45)])]) == ""
+    vre = _h(1, 0.5, format_rate=0.9, sft_accuracy=0.48, reflection_gain_rate=0.6,
+             phase_S={"reflection": {"before": 0.2, "inside": 0.3, "after": 0.25}, "plain": {"before": 0.2}},
+             partition={"easy": 1, "unstable": 2, "hard": 3}, rl_queries=2)
+    r3v = _h(1, 0.5, self_select_accuracy=0.55, majority_accuracy=0.52, candidate_accuracy=0.45, test_at_k=0.7)
+    text = method_notes([("vre", [vre]), ("r3v", [r3v])])
+    assert "SFT model 0.480" in text and "0.200/0.300/0.250" in text and "unstable 2 -> RL 2" in text
+    assert "self-select of 3 samples 0.550" in text

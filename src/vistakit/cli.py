@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vistakit.config import ConfigError, load_config
 from vistakit.data import DataError
-from vistakit.report import plot, table
+from vistakit.report import method_notes, plot, table
 
 
 def cmd_run(args) -> None:
@@ -41,6 +41,12 @@ def cmd_demo(args) -> None:
         rows.append((method, Loop(cfg).run()))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
+    notes = method_notes(rows[1:])
+    if notes:  # VRE, R3V
+        print(notes)
+    for name, _ in rows[1:]:
+        if (run_dir / name / "phase_attention.png").exists():
+            print(f"{name}: attention to the image per phase: {run_dir / name / 'phase_attention.png'}")
     figure = plot(rows, run_dir / "accuracy.png", chance)
     print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
           f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")

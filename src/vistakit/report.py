@@ -50,3 +50,26 @@ def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = N
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def method_notes(rows: list[tuple[str, list[dict]]]) -> str:
+    """Lines for the numbers only some methods have: VRE's SFT-model accuracy (before GRPO), template use,
+    reflection gain and image-attention ratio per phase; R3V's test-time self-select."""
+    lines = []
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"
+    for name, hist in rows:
+        for h in hist:
+            if "format_rate" in h:
+                ph = h.get("phase_S", {})
+                refl, plain = ph.get("reflection", {}), ph.get("plain", {})
+                lines.append(
+                    f"{name} round {h['round']}: acc {h['accuracy']:.3f} (SFT model {fmt(h.get('sft_accuracy'))}), "
+                    f"template {h['format_rate']:.2f}, reflection gain {fmt(h.get('reflection_gain_rate'))}, "
+                    f"S before/inside/after {fmt(refl.get('before'))}/{fmt(refl.get('inside'))}/{fmt(refl.get('after'))}"
+                    f" (plain responses: {fmt(plain.get('before'))}/{fmt(plain.get('after'))})"
+                    + (f", unstable {h['partition']['unstable']} -> RL {h.get('rl_queries')}" if "partition" in h else ""))
+            if "self_select_accuracy" in h:
+                lines.append(f"{name} round {h['round']}: greedy {h['accuracy']:.3f}, self-select of "
+                             f"3 samples {h['self_select_accuracy']:.3f}, majority {h['majority_accuracy']:.3f}, "
+                             f"one sample {h['candidate_accuracy']:.3f}, any of 3 {h['test_at_k']:.3f}")
+    return "\n".join(lines)
