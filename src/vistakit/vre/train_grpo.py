@@ -34,7 +34,8 @@ from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import query_messages
 from vistakit.models.load import load
 from vistakit.models.segments import vision_token_ids
-from vistakit.train_sft import fit
+from vistakit.runfolder import read_jsonl, write_jsonl
+from vistakit.train_sft import _last_complete_checkpoint, fit
 
 
 @dataclass
@@ -69,7 +70,7 @@ def grpo_rows(queries: list[Query], system: str | None = None) -> list[dict]:
 
 class RolloutLog:
     """Wraps the reward functions so that each scored batch is appended to a JSONL file, one row per
-    completion with all rewards. (A run resumed from a checkpoint logs the steps after it again.)"""
+    completion with all its rewards and the step it was generated at."""
 
     def __init__(self, path: Path, funcs: list[Callable]):
         self.path, self.names, self.pending = path, [f.__name__ for f in funcs], {}
@@ -118,6 +119,11 @@ def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path
     if len(funcs) != len(s.reward_weights):
         raise ValueError(f"{len(funcs)} reward functions but {len(s.reward_weights)} reward_weights")
     log = RolloutLog(out_dir / "rollouts.jsonl", funcs)
+    # a resumed step keeps the rollouts of the steps its checkpoint holds, and logs the rest again
+    ckpt = _last_complete_checkpoint(out_dir / "checkpoints")
+    done = int(ckpt.rsplit("-", 1)[1]) if ckpt else 0
+    if log.path.exists():
+        write_jsonl(log.path, [r for r in read_jsonl(log.path) if r["step"] is not None and r["step"] < done])
     # TRL's sampler drops a last incomplete batch of prompts: a set smaller than a step is one smaller step
     per_step = min(s.queries_per_step, len(queries))
     steps = max(1, math.ceil(s.epochs * len(queries) / per_step))
