@@ -148,7 +148,8 @@ class FakeBackend:
         for p in prompts:
             self.prompts.append(p)
             text = next((a for q, a in self.answers.items() if q in p), "Answer: no")
-            out.append([Generation(text, [1, 2], True)] * samples_per_query)
+            texts = text if isinstance(text, list) else [text] * samples_per_query  # one answer per sample
+            out.append([Generation(t, [1, 2], True) for t in texts[:samples_per_query]])
         return out
 
 
@@ -353,3 +354,23 @@ def test_one_grpo_step_changes_the_policy_towards_rewarded_completions(tiny_path
     worst = min(rollouts, key=lambda r: r["longer"])
     d = logps(new, [best, worst]) - logps(old, [best, worst])
     assert d[0] > 0 and d[0] > d[1]  # the rewarded completion became more likely, the worst one less so
+
+
+def test_reconstruct_keeps_the_first_accepted_candidate(tiny, tmp_path):
+    from vistakit.vre.reconstruct import reconstruct
+
+    _, processor = tiny
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84)).save(img)
+    q = Query("q2", "How many circles are there?", "2", [img], task="shapes", level=2, answer_type="number", scene=SCENE)
+    records = [{"query_id": "q2", "level": 2, "sample": 0, "source": "sample", "response": "circles: 2\nAnswer: 2",
+                "token_ids": [5], "correct": True, "finished": True}]
+    backend = FakeBackend(processor, {"Is there a blue circle?": ["blue circle: 3", "blue circle: 1", "blue circle: 1"],
+                                      "Is there a red circle?": ["red circle: 0", "red circle: 0", "red circle: 1"]})
+    out = reconstruct(backend, {"q2": q}, records, tmp_path / "r", scorer=SceneScorer(), max_claims=4,
+                      max_new_tokens=16, queries_per_batch=4, seed=0, candidates=3)
+    assert out[0]["kept"] and out[0]["candidate"] == 1  # answer set 0 claims 3 blue circles: rejected
+    assert out[0]["train_response"] == "circles: 2\n<reflection>\nblue circle: 1\n</reflection>\nAnswer: 2"
+    rejected = reconstruct(backend, {"q2": q}, records, tmp_path / "r1", scorer=SceneScorer(), max_claims=4,
+                           max_new_tokens=16, queries_per_batch=4, seed=0, candidates=1)
+    assert rejected[0]["reason"] == "reflection_rejected" and "blue circle: 3" in rejected[0]["train_response"]

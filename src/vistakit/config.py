@@ -74,6 +74,7 @@ class VreConfig:
     scorer_url: str | None = field(default=None, metadata={"help": "openai: base URL of an OpenAI-compatible API (…/v1)"})
     scorer_api_key_env: str | None = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
     add_tag_tokens: bool | None = field(default=None, metadata={"help": "add <reflection>/</reflection> as whole tokens; None: when a tag takes more than 3 tokens"})
+    reflection_candidates: int = field(default=1, metadata={"help": "re-examination answer sets per question (1: greedy; n > 1: sampled, the first reflection the scorer accepts is kept)"})
     max_reflection_claims: int = field(default=4, metadata={"help": "synthetic task: at most this many re-examined claims in a rebuilt reflection"})
     partition_samples: int = field(default=8, metadata={"help": "n: samples per query for difficulty-aware partitioning"})
     partition_queries: int | None = field(default=None, metadata={"help": "partition a seeded random subset of N train queries per round; None: all"})
@@ -82,6 +83,7 @@ class VreConfig:
     eval_sft: bool = field(default=True, metadata={"help": "also evaluate each round's SFT model (before GRPO), in round_t/sft_eval"})
     phase_attention: bool = field(default=True, metadata={"help": "attention-to-image per phase (before / inside / after the reflection) of the eval responses"})
     phase_batch_size: int = field(default=16, metadata={"help": "responses per phase-attention pass"})
+    train: TrainConfig | None = field(default=None, metadata={"help": "VRE's SFT step (a new template to learn from fewer examples than other methods get); None: as train"})
     grpo: GRPOSettings = field(default_factory=GRPOSettings)
 
 

@@ -65,6 +65,7 @@ def method_notes(rows: list[tuple[str, list[dict]]]) -> str:
                 lines.append(
                     f"{name} round {h['round']}: acc {h['accuracy']:.3f} (SFT model {fmt(h.get('sft_accuracy'))}), "
                     f"template {h['format_rate']:.2f}, reflection gain {fmt(h.get('reflection_gain_rate'))}, "
+                    f"reasoning grounded {fmt(h.get('reasoning_grounded_rate_of_correct'))}, "
                     f"S before/inside/after {fmt(refl.get('before'))}/{fmt(refl.get('inside'))}/{fmt(refl.get('after'))}"
                     f" (plain responses: {fmt(plain.get('before'))}/{fmt(plain.get('after'))})"
                     + (f", unstable {h['partition']['unstable']} -> RL {h.get('rl_queries')}" if "partition" in h else ""))

@@ -5,9 +5,10 @@ Every correct, finished sample of M_{t-1} becomes a template response `reasoning
 - "own": the sample already follows the template (an RL model writes reflections) and the scorer accepts its
   reflection: it is trained on as generated;
 - "rebuilt": otherwise its reasoning and its answer line are kept, and the reflection is rebuilt from the
-  SAME model's answers to re-examination questions about the same image (`reexamine.py`); the scorer must
-  accept the rebuilt reflection, or the sample is dropped (`reflection_rejected`; `no_reflection` when the
-  answers give nothing to write).
+  SAME model's answers to re-examination questions about the same image (`reexamine.py`); with several
+  answer sets (`vre.reflection_candidates`, sampled) each gives a candidate and the first one the scorer
+  accepts is kept, as the loop keeps a correct sample among K; if the scorer accepts none, the sample is
+  dropped (`reflection_rejected`; `no_reflection` when the answers give nothing to write).
 M_0 has never seen the template, so in round 1 every positive is rebuilt: that is the cold start. No other
 model writes any text: the only outside signal is the scorer's yes/no (on the synthetic task, the scene's
 ground truth, like the verifier's gold answer), which selects reflections and never edits them.
@@ -45,10 +46,11 @@ def _reflection(q: Query, questions, answers: dict[str, str], max_claims: int) -
 
 
 def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir: Path, *, scorer: Scorer,
-                max_claims: int, max_new_tokens: int, queries_per_batch: int, seed: int,
-                system: str | None = None) -> list[dict]:
+                max_claims: int, max_new_tokens: int, queries_per_batch: int, seed: int, candidates: int = 1,
+                temperature: float = 1.0, system: str | None = None) -> list[dict]:
     """A decision for every record (same order): kept, reason, reflection_source and, when kept,
-    train_response (the template response to train on)."""
+    train_response (the template response to train on). `candidates` > 1 asks each re-examination question
+    that many times at `temperature` (one candidate reflection per answer set); 1 asks it greedily."""
     out = out_dir / "decisions.jsonl"
     if is_done(out_dir):
         return read_jsonl(out)
@@ -61,7 +63,8 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
                                    for i, p in own.items()]) if own else []))
     rebuild = [i for i in positives if own_ok.get(i, 0.0) < 0.5]
 
-    # 2. re-examination questions (per query, the union over its samples), answered greedily by M_{t-1}
+    # 2. re-examination questions (per query, the union over its samples), asked of M_{t-1}: greedily, or
+    #    `candidates` times by sampling, each answer set making one candidate reflection
     asked: dict[tuple[str, str], Query] = {}
     plan = {}
     for i in rebuild:
@@ -75,25 +78,35 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
     # whether the answer's claims are true of the scene; `correct` is always false there
     aux = [Query(q.id, k[1], "", q.images, task=q.task, level=q.level, scene=q.scene) for k, q in asked.items()]
     answers_raw = sample_queries(backend, backend.processor, aux, out_dir / "reexamine",
-                                 samples_per_query=1, temperature=0.0, max_new_tokens=max_new_tokens,
-                                 queries_per_batch=queries_per_batch, seed=seed,
+                                 samples_per_query=candidates, temperature=temperature if candidates > 1 else 0.0,
+                                 max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=seed,
                                  instructions=[reexamine.prompt(a, a.question) for a in aux],
                                  system=system, source="reexamine", desc="re-examination",
                                  extra=[{"reexamine": k[1]} for k in keys]) if keys else []
-    answers: dict[str, dict[str, str]] = {}
+    answers: dict[str, dict[str, list[str]]] = {}
     for r in answers_raw:
-        answers.setdefault(r["query_id"], {})[r["reexamine"]] = r["response"]
+        answers.setdefault(r["query_id"], {}).setdefault(r["reexamine"], []).append(r["response"])
 
-    # 3. rebuilt responses, judged by the scorer
-    built, items = {}, []
+    # 3. rebuilt responses: every distinct candidate reflection judged by the scorer; the first accepted
+    #    one is kept (else the first one is recorded as rejected)
+    owners, items = [], []
     for i in rebuild:
         q = queries[records[i]["query_id"]]
         reasoning, answer_line, questions = plan[i]
-        reflection = _reflection(q, questions, answers.get(q.id, {}), max_claims) if reasoning and answer_line else ""
-        if reflection.strip():
-            built[i] = build_response(reasoning, reflection, answer_line)
-            items.append(_item(q, reasoning, reflection))
-    built_ok = dict(zip(built, scorer(items) if items else []))
+        if not (reasoning and answer_line):
+            continue
+        seen = set()
+        for j in range(candidates):
+            answer_set = {question: a[j] for question, a in answers.get(q.id, {}).items() if j < len(a)}
+            reflection = _reflection(q, questions, answer_set, max_claims).strip()
+            if reflection and reflection not in seen:
+                seen.add(reflection)
+                owners.append((i, build_response(reasoning, reflection, answer_line), j))
+                items.append(_item(q, reasoning, reflection))
+    built: dict[int, tuple[str, float, int]] = {}  # sample -> (response, score, candidate index)
+    for (i, response, j), score in zip(owners, scorer(items) if items else []):
+        if i not in built or (built[i][1] < 0.5 <= score):
+            built[i] = (response, score, j)
 
     decisions = []
     for i, r in enumerate(records):
@@ -108,9 +121,9 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
         elif i not in built:
             d["reason"] = "no_reflection"
         else:
-            ok = built_ok[i] >= 0.5
-            d.update(kept=ok, reason="kept" if ok else "reflection_rejected", reflection_source="rebuilt",
-                     train_response=built[i], reflection_score=built_ok[i])
+            response, score, j = built[i]
+            d.update(kept=score >= 0.5, reason="kept" if score >= 0.5 else "reflection_rejected",
+                     reflection_source="rebuilt", train_response=response, reflection_score=score, candidate=j)
         decisions.append(d)
     write_jsonl(out, decisions)
     mark_done(out_dir)

@@ -40,7 +40,7 @@ from vistakit.vre.partition import partition_step
 from vistakit.vre.reconstruct import reconstruct
 from vistakit.vre.rewards import vre_rewards
 from vistakit.vre.scorers import SceneScorer, make_scorer
-from vistakit.vre.template import add_tag_tokens, needs_tag_tokens, split_response
+from vistakit.vre.template import add_tag_tokens, needs_tag_tokens, reasoning_and_answer, split_response
 from vistakit.vre.train_grpo import train_grpo
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def sft_set(loop, train: list[Query], round_dir: Path, t: int, current: str) -> 
     s = loop.cfg.sampling
     decisions = reconstruct(backend, by_id, records, round_dir / "reflect", scorer=_scorer(loop, backend.model, backend.processor),
                             max_claims=loop.cfg.vre.max_reflection_claims, max_new_tokens=s.max_new_tokens,
+                            candidates=loop.cfg.vre.reflection_candidates, temperature=s.temperature,
                             queries_per_batch=s.queries_per_batch, seed=loop.cfg.seed * 1000 + t,
                             system=loop.system)
     del backend  # free the sampler before training loads M_0
@@ -117,7 +118,7 @@ def vre_round(loop, current: str, m0: str, train: list[Query], test: list[Query]
         return json.loads((grpo_dir / "result.json").read_text())["model"]
     base = tagged_base(loop, m0)
     examples = [] if is_done(round_dir / "train") else sft_set(loop, train, round_dir, t, current)
-    sft_model = loop._train(base, examples, round_dir / "train", cfg.train)
+    sft_model = loop._train(base, examples, round_dir / "train", v.train or cfg.train)
     if v.eval_sft and not (round_dir / "sft_eval" / "metrics.json").exists():
         backend = loop._backend(sft_model)
         evaluate(backend, backend.processor, test, round_dir / "sft_eval", max_new_tokens=cfg.eval.max_new_tokens,
@@ -153,6 +154,14 @@ def vre_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
                                   question=[by_id[r["query_id"]].question for r in with_scene],
                                   scene=[by_id[r["query_id"]].scene for r in with_scene])
         out["reflection_gain_rate"] = sum(gains) / len(gains)
+        # `grounded` judges every claim of a response, the reflection's too; this judges the reasoning alone,
+        # the part every method's chain has
+        from vistakit.tasks.shapes import label_grounded
+
+        correct = [r for r in with_scene if r["correct"]]
+        out["reasoning_grounded_rate_of_correct"] = (sum(
+            label_grounded(reasoning_and_answer(r["response"])[0], by_id[r["query_id"]].scene) for r in correct)
+            / len(correct)) if correct else None
     if loop.cfg.vre.phase_attention:
         summary_file = round_dir / "phases" / "summary.json"
         if summary_file.exists():
