@@ -374,3 +374,37 @@ def test_reconstruct_keeps_the_first_accepted_candidate(tiny, tmp_path):
     rejected = reconstruct(backend, {"q2": q}, records, tmp_path / "r1", scorer=SceneScorer(), max_claims=4,
                            max_new_tokens=16, queries_per_batch=4, seed=0, candidates=1)
     assert rejected[0]["reason"] == "reflection_rejected" and "blue circle: 3" in rejected[0]["train_response"]
+
+
+def test_trl_log_probs_of_rollouts_equal_ours(tiny_path, tmp_path):
+    """The policy gradient TRL computes is the gradient of the log-probs vistakit computes (same prompt,
+    image, M-RoPE positions, fp32: TRL's default bf16 would run them under bf16 autocast on CPU)."""
+    from vistakit.losses import sequence_logprobs
+    from vistakit.models.load import load
+    from vistakit.vre.train_grpo import GRPOSettings, grpo_trainer
+
+    model, processor = load(tiny_path)
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84), (230, 40, 40)).save(img)
+    queries = [Query(f"q{i}", q, "1", [img], task="shapes") for i, q in
+               enumerate(["How many red shapes are there?", "Is there a green triangle?"])]
+    trainer = grpo_trainer(model, processor, queries, tmp_path, GRPOSettings(num_generations=2, queries_per_step=2,
+                           reward_weights=[1.0]), [lambda completions, **k: [0.0] * len(completions)],
+                           max_new_tokens=8)
+    ds = trainer.train_dataset
+    batch = trainer._generate_and_score_completions([ds[0], ds[0], ds[1], ds[1]])
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], 1)
+    with torch.no_grad():
+        trl_logps, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, mask, batch["completion_ids"].shape[1], num_images=batch["num_images"],
+            pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
+            mm_token_type_ids=batch["mm_token_type_ids"])
+    trl_sums = (trl_logps * batch["completion_mask"]).sum(1)
+    prompts = [render_query(processor, f'{q.question}\nList what you see, then answer as "Answer: <value>".')
+               for q in (queries[0], queries[0], queries[1], queries[1])]
+    completions = [c[m.bool()].tolist() for c, m in zip(batch["completion_ids"], batch["completion_mask"])]
+    ours = encode(processor, prompts, [[Image.open(img).convert("RGB")]] * 4, completions)
+    with torch.no_grad():
+        our_sums = sequence_logprobs(model(**ours.inputs).logits, ours.labels)[0]
+    torch.testing.assert_close(trl_sums, our_sums, atol=1e-4, rtol=0)

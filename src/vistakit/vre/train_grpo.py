@@ -103,27 +103,14 @@ class RolloutLog:
         self.pending = {}
 
 
-def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path, s: GRPOSettings, *,
-               make_rewards: Callable, max_new_tokens: int, system: str | None = None, device: str = "cpu",
-               seed: int = 0, **load_kwargs) -> Path:
-    """GRPO from `base_model` on `queries`; `make_rewards(model, processor)` returns the reward functions
-    (in the order of `s.reward_weights`). Saves to `out_dir/model`."""
+def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOSettings, funcs: list[Callable], *,
+                 max_new_tokens: int, system: str | None = None, device: str = "cpu", seed: int = 0):
+    """TRL's GRPOTrainer for `model` on `queries` with our settings (see the module docstring)."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    out_dir = Path(out_dir)
-    if not queries:
-        raise ValueError(f"no RL queries for {out_dir}")
-    model, processor = load(base_model, device=device, **load_kwargs)
-    funcs = make_rewards(model, processor)
     if len(funcs) != len(s.reward_weights):
         raise ValueError(f"{len(funcs)} reward functions but {len(s.reward_weights)} reward_weights")
-    log = RolloutLog(out_dir / "rollouts.jsonl", funcs)
-    # a resumed step keeps the rollouts of the steps its checkpoint holds, and logs the rest again
-    ckpt = _last_complete_checkpoint(out_dir / "checkpoints")
-    done = int(ckpt.rsplit("-", 1)[1]) if ckpt else 0
-    if log.path.exists():
-        write_jsonl(log.path, [r for r in read_jsonl(log.path) if r["step"] is not None and r["step"] < done])
     # TRL's sampler drops a last incomplete batch of prompts: a set smaller than a step is one smaller step
     per_step = min(s.queries_per_step, len(queries))
     steps = max(1, math.ceil(s.epochs * len(queries) / per_step))
@@ -136,10 +123,30 @@ def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path
         reward_weights=list(s.reward_weights), temperature=s.temperature, top_p=1.0, top_k=0,
         repetition_penalty=1.0, max_completion_length=max_new_tokens,
         generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config))},
+        # TRL defaults bf16 to True, which on CPU runs the policy's log-probs under bf16 autocast: say it
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
         save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, report_to="none",
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=False,
     )
-    trainer = GRPOTrainer(model=model, reward_funcs=log.funcs, args=args,
-                          train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
+    return GRPOTrainer(model=model, reward_funcs=funcs, args=args,
+                       train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
+
+
+def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path, s: GRPOSettings, *,
+               make_rewards: Callable, max_new_tokens: int, system: str | None = None, device: str = "cpu",
+               seed: int = 0, **load_kwargs) -> Path:
+    """GRPO from `base_model` on `queries`; `make_rewards(model, processor)` returns the reward functions
+    (in the order of `s.reward_weights`). Saves to `out_dir/model`."""
+    out_dir = Path(out_dir)
+    if not queries:
+        raise ValueError(f"no RL queries for {out_dir}")
+    model, processor = load(base_model, device=device, **load_kwargs)
+    log = RolloutLog(out_dir / "rollouts.jsonl", make_rewards(model, processor))
+    # a resumed step keeps the rollouts of the steps its checkpoint holds, and logs the rest again
+    ckpt = _last_complete_checkpoint(out_dir / "checkpoints")
+    done = int(ckpt.rsplit("-", 1)[1]) if ckpt else 0
+    if log.path.exists():
+        write_jsonl(log.path, [r for r in read_jsonl(log.path) if r["step"] is not None and r["step"] < done])
+    trainer = grpo_trainer(model, processor, queries, out_dir, s, log.funcs, max_new_tokens=max_new_tokens,
+                           system=system, device=device, seed=seed)
     return fit(trainer, processor, out_dir, base_model, len(queries))
