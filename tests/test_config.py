@@ -88,3 +88,16 @@ def test_preference_pairs_draw_negatives_of_the_same_query():
         seen.add(tuple(pairs[0]["rejected_ids"]))
         assert pairs[1]["rejected_ids"] is None and pairs[2]["rejected_ids"] is None  # b has no negative
     assert seen == {(2,), (3,)}  # both negatives get drawn
+
+
+def test_demo_method_presets_load_and_touch_only_their_method():
+    from vistakit.cli import _method_preset
+    from vistakit.config import RunConfig, to_dict
+
+    preset = Path(__file__).parents[1] / "src" / "vistakit" / "presets" / "demo.yaml"
+    assert _method_preset("rest-em") == []
+    overrides = _method_preset("vre")
+    cfg = load_config(preset, overrides)
+    assert cfg.vre.train is not None and cfg.vre.grpo.learning_rate == 3.0e-5
+    assert all(o.startswith("vre.") for o in overrides)
+    assert to_dict(load_config(preset))["vre"] == to_dict(RunConfig())["vre"]  # the shared preset is untouched

@@ -37,7 +37,7 @@ def cmd_demo(args) -> None:
         cfg = load_config(preset, base + [
             f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
             f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
-        ] + args.overrides)
+        ] + _method_preset(method) + args.overrides)
         rows.append((method, Loop(cfg).run()))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
@@ -50,6 +50,27 @@ def cmd_demo(args) -> None:
     figure = plot(rows, run_dir / "accuracy.png", chance)
     print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
           f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")
+
+
+def _method_preset(method: str) -> list[str]:
+    """`presets/demo-<method>.yaml`, if there is one, as overrides for that method's run only (so the shared
+    preset, and the run folders of the other methods, stay as they were)."""
+    import json
+
+    import yaml
+
+    f = resources.files("vistakit.presets") / f"demo-{method}.yaml"
+    if not f.is_file():
+        return []
+
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}={json.dumps(v)}"
+
+    return list(flat(yaml.safe_load(f.read_text()) or {}))
 
 
 def _baselines(data_dir: Path) -> tuple[float, float]:
