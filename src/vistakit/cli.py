@@ -55,8 +55,6 @@ def cmd_demo(args) -> None:
 def _method_preset(method: str) -> list[str]:
     """`presets/demo-<method>.yaml`, if there is one, as overrides for that method's run only (so the shared
     preset, and the run folders of the other methods, stay as they were)."""
-    import json
-
     import yaml
 
     f = resources.files("vistakit.presets") / f"demo-{method}.yaml"
@@ -68,7 +66,9 @@ def _method_preset(method: str) -> list[str]:
             if isinstance(v, dict):
                 yield from flat(v, f"{prefix}{k}.")
             else:
-                yield f"{prefix}{k}={json.dumps(v)}"
+                # YAML's own spelling, which the override parser reads back as the same value (3.0e-05 is a float,
+                # JSON's 3e-05 would be a string to YAML 1.1)
+                yield f"{prefix}{k}=" + yaml.safe_dump(v, default_flow_style=True).replace("\n...\n", "").strip()
 
     return list(flat(yaml.safe_load(f.read_text()) or {}))
 
