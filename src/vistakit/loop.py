@@ -65,11 +65,13 @@ def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
     out = run_dir / "base_model"
     if not is_done(out):
         from vistakit.models.tiny import TinySpec, build_tiny_model
-        from vistakit.tasks.shapes import corpus
+        from vistakit.tasks import get_task
 
-        rows = read_jsonl(data_dir / f"{cfg.data.seed_split}.jsonl") + read_jsonl(data_dir / f"{cfg.data.train_split}.jsonl")
+        # the tokenizer learns the seed and train texts each task gives (prompts, gold chains, answers)
+        splits = [data_dir / f"{s}.jsonl" for s in (cfg.data.seed_split, cfg.data.train_split)]
+        queries = [q for path in splits if path.exists() for q in load_split(path, cfg.data.task, check_images=False)]
         spec = TinySpec(hidden_size=cfg.model.tiny_hidden_size, num_layers=cfg.model.tiny_layers, seed=cfg.seed)
-        build_tiny_model(out, corpus(rows), spec)
+        build_tiny_model(out, [text for q in queries for text in get_task(q.task).texts(q)], spec)
         mark_done(out)
     return str(out)
 
