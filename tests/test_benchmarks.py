@@ -8,6 +8,7 @@ import pytest
 
 import bench_fixtures as fx
 from vistakit.data import DataError, Query, instruction_for, load_split
+from vistakit.evaluate import combine, summarize
 from vistakit.labels import label_response
 from vistakit.tasks.benchmark import BENCHMARKS, get_benchmark, prepare
 from vistakit.verify import check
@@ -242,6 +243,21 @@ def test_medical_closed_and_open(tmp_path):
     assert 'Answer: yes" or "Answer: no' in instruction_for(closed) and "word or a short phrase" in instruction_for(open_)
 
 
+def test_medical_metrics_closed_open_and_their_mean():
+    recs = [{"answer_type": "closed", "correct": True, "pred": "yes"}, {"answer_type": "closed", "correct": True, "pred": "no"},
+            {"answer_type": "open", "correct": False, "pred": "x", "scores": {"token_recall": 0.5}},
+            {"answer_type": "open", "correct": True, "pred": "y", "scores": {"token_recall": 1.0}},
+            {"answer_type": "open", "correct": False, "pred": None, "scores": {"token_recall": 0.0}}]
+    m = summarize(recs, by="answer_type", headline="mean_of_groups")
+    assert m["by_answer_type"]["closed"]["accuracy"] == 1.0 and m["by_answer_type"]["open"]["accuracy"] == pytest.approx(1 / 3)
+    assert m["by_answer_type"]["open"]["token_recall"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx(3 / 5) and m["score"] == pytest.approx((1 + 1 / 3) / 2)
+    both = combine({"slake": {**m, "score": 0.8}, "vqa-rad": {**m, "score": 0.6}, "chartqa": {**m, "score": 0.1}},
+                   in_domain={"slake", "vqa-rad"})
+    assert both["accuracy"] == pytest.approx(0.7) and both["in_domain"] == pytest.approx(0.7)
+    assert both["out_of_domain"] == pytest.approx(0.1) and set(both["eval_sets"]) == {"slake", "vqa-rad", "chartqa"}
+
+
 def test_option_letters_scienceqa(tmp_path):
     q, q5 = load("scienceqa", fx.scienceqa_release(tmp_path / "sqa"), tmp_path, "test")
     assert score(q, "Dogs feed milk to their young.\nAnswer: B") == ("B", True)
@@ -320,3 +336,26 @@ def test_every_prompt_elicits_a_chain_and_an_answer_line(task, question, answer,
     prompt = instruction_for(q)
     assert prompt.startswith(question) and "step" in prompt and '"Answer: ' in prompt
     assert label_response(q, f"Step 1: look.\nAnswer: {answer}")["correct"]  # the asked-for form is read back
+
+
+def test_run_data_config_errors(tmp_path):
+    from vistakit.config import ConfigError, load_config
+    from vistakit.loop import load_eval_sets, prepare_data
+
+    def data_of(*overrides):
+        cfg = load_config(None, [f"run_dir={tmp_path / 'run'}", *overrides])
+        return prepare_data(cfg, tmp_path / "run") if cfg.data.train_sets else load_eval_sets(cfg, tmp_path / "run", None)
+
+    with pytest.raises(DataError, match="unknown benchmark 'slak'"):
+        data_of("data.train_sets=[slak]")
+    with pytest.raises(DataError, match="data.sources names chartqa, which are in neither"):
+        data_of("data.eval_sets=[slake]", "data.sources.chartqa=/x")
+    with pytest.raises(ConfigError, match="not both"):
+        data_of("data.train_sets=[slake]", "data.path=/x")
+    with pytest.raises(DataError, match="slake has no split 'dev'"):
+        data_of("data.eval_sets=['slake:dev']")
+    with pytest.raises(DataError, match="vqa-rad: .*nowhere: no such file or folder"):
+        data_of("data.train_sets=[vqa-rad]", f"data.sources.vqa-rad={tmp_path / 'nowhere'}")
+    src = fx.vqa_rad_release(tmp_path / "VQA_RAD")
+    sets = data_of("data.eval_sets=[vqa-rad, 'vqa-rad:train']", f"data.sources.vqa-rad={src}", "eval.max_queries=1")
+    assert {k: [q.id for q in v] for k, v in sets.items()} == {"vqa-rad": ["vqa-rad-test-3"], "vqa-rad:train": ["vqa-rad-train-1"]}

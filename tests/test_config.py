@@ -88,3 +88,14 @@ def test_preference_pairs_draw_negatives_of_the_same_query():
         seen.add(tuple(pairs[0]["rejected_ids"]))
         assert pairs[1]["rejected_ids"] is None and pairs[2]["rejected_ids"] is None  # b has no negative
     assert seen == {(2,), (3,)}  # both negatives get drawn
+
+
+def test_benchmark_keys_are_typed(tmp_path):
+    cfg = load_config(None, ["data.sources.slake=/data/SLAKE", "data.train_sets=[slake]"])
+    assert cfg.data.sources == {"slake": "/data/SLAKE"} and cfg.data.train_sets == ["slake"]
+    with pytest.raises(ConfigError, match="'data.train_sets' must be a list"):
+        load_config(None, ["data.train_sets=slake"])
+    with pytest.raises(ConfigError, match="'data.sources' must be a mapping"):
+        load_config(None, ["data.sources=3"])
+    with pytest.raises(ConfigError, match=r"'data.sources.slake' must be str"):
+        load_config(None, ["data.sources.slake=3"])

@@ -45,6 +45,10 @@ class DataConfig:
     seed_split: str = "seed"
     eval_split: str = "test"
     max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries"})
+    train_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks whose train splits, concatenated, are the training data (VISTA paper: [slake, vqa-rad, geometry3k]); empty: data.path or the synthetic task"})
+    eval_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks evaluated every round, each reported on its own: 'name' (its test split) or 'name:split'; empty: data.eval_split of the data folder"})
+    sources: dict[str, str] = field(default_factory=dict, metadata={"help": "where each benchmark is read from: a hub id, the original release folder, a save_to_disk folder, a copy of the hub files, or a folder made by `vistakit prepare`; default: the benchmark's hub id"})
+    max_queries_per_set: int | None = field(default=None, metadata={"help": "keep the first N rows of each benchmark split vistakit converts (quick trials)"})
 
 
 @dataclass
@@ -111,8 +115,16 @@ def _convert(tp, value, key: str, source: str):
             raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
         return _build(tp, value, key, source)
     if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{key}' must be a list, got {value!r}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
+        key_type, value_type = typing.get_args(tp)
+        return {_convert(key_type, k, f"{key}", source): _convert(value_type, v, f"{key}.{k}", source)
+                for k, v in value.items()}
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in _SCALAR_CHECKS and not _SCALAR_CHECKS[tp](value):

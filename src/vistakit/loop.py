@@ -3,7 +3,8 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
 
     run_dir/
       config.yaml            the resolved config
-      data/                  the synthetic task, when no data.path is given
+      data/                  the synthetic task, when no data.path is given; with data.train_sets / eval_sets,
+                             each benchmark converted into data/<name>/ and the training rows in data/train.jsonl
       base_model/            the embedded tiny model, when model.base == "tiny"
       round_0/               seed SFT (if any) and the evaluation of M_0
       round_t/sample/        samples.jsonl: every sample with pred, correct, grounded, source
@@ -13,7 +14,7 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl,
                              diagnostics.json, vas_hist.png
       round_t/train/         model/, train_log.json (DPO: reference.jsonl, the pairs with M_0's log-probs)
-      round_t/eval/          predictions (samples.jsonl) and metrics.json
+      round_t/eval/          predictions (samples.jsonl) and metrics.json; with data.eval_sets, one folder per set
       metrics.json           one entry per round
 """
 
@@ -32,7 +33,7 @@ from vistakit import diagnostics
 from vistakit.augment import rationalize
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.data import DataError, Query, instruction_for, load_split
-from vistakit.evaluate import evaluate
+from vistakit.evaluate import evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
 from vistakit.models.load import load
@@ -48,6 +49,14 @@ log = logging.getLogger(__name__)
 
 
 def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
+    """The folder of the run's splits: the papers' benchmarks (data.train_sets, converted into run_dir/data),
+    data.path, or the synthetic task generated into run_dir/data."""
+    if cfg.data.train_sets:
+        if cfg.data.path:
+            raise ConfigError("set data.train_sets (benchmarks) or data.path (a folder of splits), not both")
+        from vistakit.tasks.benchmark import write_training_split
+
+        return write_training_split(cfg.data, run_dir / "data")
     if cfg.data.path:
         return Path(cfg.data.path)
     data_dir = run_dir / "data"
@@ -57,6 +66,16 @@ def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
         write_dataset(data_dir, cfg.data.generator_seed, cfg.data.n_train, cfg.data.n_seed, cfg.data.n_test)
         mark_done(data_dir)
     return data_dir
+
+
+def load_eval_sets(cfg: RunConfig, run_dir: Path, data_dir: Path) -> list[Query] | dict[str, list[Query]]:
+    """The held-out queries: data.eval_split of the data folder, or each of data.eval_sets (benchmarks) by name."""
+    limit, task = cfg.eval.max_queries, cfg.data.task
+    if not cfg.data.eval_sets:
+        return load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[:limit]
+    from vistakit.tasks.benchmark import eval_set_files
+
+    return {name: load_split(path, task)[:limit] for name, path in eval_set_files(cfg.data, run_dir / "data").items()}
 
 
 def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
@@ -115,13 +134,18 @@ class Loop:
         model.eval()
         return HFBackend(model, processor)
 
-    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query]) -> dict:
+    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]]) -> dict:
         out, e = round_dir / "eval", self.cfg.eval
         if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
             return json.loads((out / "metrics.json").read_text())
         backend = self._backend(model_path)
-        return evaluate(backend, backend.processor, test, out, max_new_tokens=e.max_new_tokens,
-                        queries_per_batch=e.queries_per_batch, system=self.system)
+        kwargs = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=self.system)
+        if isinstance(test, dict):  # named evaluation sets (benchmarks), each in round_t/eval/<set>/
+            from vistakit.tasks.benchmark import parse_eval_set
+
+            in_domain = {name for name in test if parse_eval_set(name)[0] in self.cfg.data.train_sets}
+            return evaluate_sets(backend, backend.processor, test, out, in_domain=in_domain, **kwargs)
+        return evaluate(backend, backend.processor, test, out, **kwargs)
 
     def run(self) -> list[dict]:
         cfg, run_dir = self.cfg, self.run_dir
@@ -131,7 +155,7 @@ class Loop:
         data_dir = prepare_data(cfg, run_dir)
         task = cfg.data.task
         train = load_split(data_dir / f"{cfg.data.train_split}.jsonl", task)[: cfg.data.max_train_queries]
-        test = load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[: cfg.eval.max_queries]
+        test = load_eval_sets(cfg, run_dir, data_dir)
         by_id = {q.id: q for q in train}
         use_seed = cfg.seed_sft or self.method.seed_only
         seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task) if use_seed else []
