@@ -29,6 +29,8 @@ class ModelConfig:
     device: str = field(default="cpu", metadata={"help": "cpu | cuda | cuda:N"})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow checkpoint code (off by default)"})
     system_prompt: str | None = field(default=None, metadata={"help": "system message; None: the chat template's default"})
+    min_pixels: int | None = field(default=None, metadata={"help": "Qwen-VL families: fewest pixels an image is resized to; None: the checkpoint's"})
+    max_pixels: int | None = field(default=None, metadata={"help": "Qwen-VL families: most pixels an image is resized to (bounds image tokens, the usual cure for OOM; e.g. 401408 = 512 tokens of 28x28 px); None: the checkpoint's"})
     tiny_hidden_size: int = field(default=128, metadata={"help": "embedded model: text hidden size"})
     tiny_layers: int = field(default=4, metadata={"help": "embedded model: decoder layers"})
 

@@ -47,16 +47,24 @@ def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[t
 
 
 @torch.no_grad()
-def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
-                    responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
-    """One teacher-forced pass over a batch; logits are kept for the response positions only."""
+def response_logits(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                    responses: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]], int]:
+    """One teacher-forced, left-padded pass over a batch, logits kept from the position before the earliest
+    response on: (logits, input_ids, response spans, offset), `logits[:, t]` belonging to position
+    `offset + t`."""
     batch = encode(processor, prompts, images, responses, padding_side="left")
     width = batch.inputs["input_ids"].shape[1]
     keep = width - min(batch.response_start) + 1  # left padding: every response ends at `width`
     inputs = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
     logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
-    spans = [(s, width) for s in batch.response_start]
-    return critical_tokens(logits, inputs["input_ids"], spans, top_k, offset=width - keep)
+    return logits, inputs["input_ids"], [(s, width) for s in batch.response_start], width - keep
+
+
+def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                    responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
+    """The critical token of each (prompt, response) from one batched pass (logits of responses only)."""
+    logits, input_ids, spans, offset = response_logits(model, processor, prompts, images, responses)
+    return critical_tokens(logits, input_ids, spans, top_k, offset=offset)
 
 
 def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,

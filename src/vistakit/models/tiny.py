@@ -55,21 +55,29 @@ class TinySpec:
     seed: int = 0
 
 
-def build_tokenizer(corpus: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+def build_tokenizer(corpus: list[str], vocab_size: int, special_tokens: list[str] = SPECIAL_TOKENS,
+                    chat_template: str = CHAT_TEMPLATE, template_words: list[str] | None = None,
+                    eos_token: str = "<|im_end|>", pad_token: str = "<|endoftext|>",
+                    **tokenizer_kwargs) -> PreTrainedTokenizerFast:
+    """A byte-level BPE trained on `corpus` + the chat template's words; the defaults are Qwen-VL's. The
+    keyword arguments let another family (`tiny_families.py`) bring its own special tokens, template and
+    named tokens (`tokenizer_kwargs`, e.g. InternVL's `start_image_token="<img>"`)."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    template_words = ["system\nYou are a helpful assistant.", "user\n", "assistant\n"] * 10
-    tok.train_from_iterator(list(corpus) + template_words, trainer=trainer)
+    if template_words is None:
+        template_words = ["system\nYou are a helpful assistant.", "user\n", "assistant\n"]
+    tok.train_from_iterator(list(corpus) + template_words * 10, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:], padding_side="left",
+        tokenizer_object=tok, eos_token=eos_token, pad_token=pad_token,
+        additional_special_tokens=[t for t in special_tokens if t != pad_token], padding_side="left",
+        **tokenizer_kwargs,
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     return fast
 
 
