@@ -36,7 +36,7 @@ from vistakit.data import DataError, Query, instruction_for, load_split
 from vistakit.evaluate import evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
-from vistakit.models.load import load
+from vistakit.models.load import load, load_kwargs
 from vistakit.prefix import prefix_resample
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed, sample_queries
@@ -130,7 +130,7 @@ class Loop:
 
     def _backend(self, model_path: str) -> HFBackend:
         m = self.cfg.model
-        model, processor = load(model_path, m.dtype, m.attn_implementation, m.device, m.trust_remote_code)
+        model, processor = load(model_path, **load_kwargs(m))
         model.eval()
         return HFBackend(model, processor)
 
@@ -250,7 +250,8 @@ class Loop:
                 fn = train_dpo if kind == "dpo" else train_sft
                 model = str(fn(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
                                seed=self.cfg.seed, attn_implementation=m.attn_implementation,
-                               trust_remote_code=m.trust_remote_code))
+                               trust_remote_code=m.trust_remote_code, min_pixels=m.min_pixels,
+                               max_pixels=m.max_pixels))
             else:  # nothing survived the filter: this round's model is its base, unchanged
                 log.warning("%s: no training examples; the round keeps %s", out_dir, base)
                 model = base
