@@ -1,4 +1,6 @@
-"""`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`."""
+"""`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`,
+`vistakit train-step STEP_DIR` (one training step from the run folder; the loop runs it under
+`train.launcher`, e.g. `accelerate launch`)."""
 
 from __future__ import annotations
 
@@ -70,6 +72,12 @@ def cmd_eval(args) -> None:
     print(table([(Path(args.model).name[:10], [{"round": 0, **metrics}])]))
 
 
+def cmd_train_step(args) -> None:
+    from vistakit.train_step import run_from_folder
+
+    run_from_folder(Path(args.step_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries-per-batch", type=int, default=32)
     p.add_argument("--max-queries", type=int, default=None)
     p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
+    p.add_argument("step_dir")
+    p.set_defaults(fn=cmd_train_step)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):
