@@ -1,5 +1,6 @@
 """`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`,
-`vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`."""
+`vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
+step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,12 @@ def cmd_prepare(args) -> None:
     print(f"use it with: data.sources.{bench.name}={files[next(iter(files))].parent}")
 
 
+def cmd_train_step(args) -> None:
+    from vistakit.train_step import run_from_folder
+
+    run_from_folder(Path(args.step_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--splits", default=None, help="comma-separated, e.g. train,test; default: all")
     p.add_argument("--limit", type=int, default=None, help="keep the first N rows of each split")
     p.set_defaults(fn=cmd_prepare)
+    p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
+    p.add_argument("step_dir")
+    p.set_defaults(fn=cmd_train_step)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):

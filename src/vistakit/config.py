@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from vistakit.sampling_vllm import VLLMConfig
 from vistakit.train_sft import TrainConfig
 
 
@@ -24,7 +25,8 @@ class ConfigError(ValueError):
 @dataclass
 class ModelConfig:
     base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder"})
-    dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16 | auto"})
+    dtype: str = field(default="float32", metadata={"help": "sampling dtype (HF or vLLM): float32 | bfloat16 | float16 | auto"})
+    scoring_dtype: str | None = field(default=None, metadata={"help": "dtype of VISTA's teacher-forced passes (critical tokens, VAS); None: as dtype (with the HF backend the sampler's own model is reused; otherwise a separate HF model is loaded when a method first needs it)"})
     attn_implementation: str = field(default="sdpa", metadata={"help": "attention kernel for sampling/training"})
     device: str = field(default="cpu", metadata={"help": "cpu | cuda | cuda:N"})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow checkpoint code (off by default)"})
@@ -55,12 +57,13 @@ class DataConfig:
 
 @dataclass
 class SamplingConfig:
-    backend: str = field(default="hf", metadata={"help": "hf (transformers generate); vllm on GPU"})
+    backend: str = field(default="hf", metadata={"help": "hf (transformers generate) | vllm (GPU, the 'vllm' extra; settings under sampling.vllm)"})
     samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query"})
     temperature: float = 1.0
     max_new_tokens: int = 2048
     queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)"})
     rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query"})
+    vllm: VLLMConfig = field(default_factory=VLLMConfig, metadata={"help": "vLLM engine settings (sampling.backend: vllm)"})
 
 
 @dataclass
@@ -157,6 +160,11 @@ def apply_override(tree: dict, item: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {item!r}: '{p}' is not a section")
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def from_dict(cls, values: dict, source: str = "<dict>"):
+    """A typed config (any of the dataclasses here) from a plain dict, checked like a YAML file."""
+    return _build(cls, values, "", source)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), cls=RunConfig):

@@ -36,14 +36,14 @@ from vistakit.data import DataError, Query, instruction_for, load_split
 from vistakit.evaluate import evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
-from vistakit.models.load import load, load_kwargs
+from vistakit.models.load import load, load_kwargs, load_model
 from vistakit.prefix import prefix_resample
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed, sample_queries
 from vistakit.sampling import HFBackend
+from vistakit.scoring import ScoringModel
 from vistakit.select_samples import select_correct
-from vistakit.train_dpo import train_dpo
-from vistakit.train_sft import train_sft
+from vistakit.train_step import train as train_step
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +127,35 @@ class Loop:
         self.method = get_method(cfg.method)
         self.run_dir = Path(cfg.run_dir)
         self.system = cfg.model.system_prompt
+        if cfg.sampling.backend not in ("hf", "vllm"):
+            raise ConfigError(f"sampling.backend must be hf or vllm, got {cfg.sampling.backend!r}")
+        self._sampler, self._scorer = None, None
 
-    def _backend(self, model_path: str) -> HFBackend:
+    def _backend(self, model_path: str):
+        """The sampler for `model_path` (the previous one is closed first: one engine holds the GPU at a
+        time), and `self._scorer`, the HF model for teacher-forced passes, loaded only if a step asks."""
+        self._close_backend()
         m = self.cfg.model
-        model, processor = load(model_path, **load_kwargs(m))
-        model.eval()
-        return HFBackend(model, processor)
+        scoring_dtype = m.scoring_dtype or m.dtype
+        if self.cfg.sampling.backend == "vllm":
+            from vistakit.sampling_vllm import VLLMBackend
+
+            backend = VLLMBackend(model_path, self.cfg.sampling.vllm, dtype=m.dtype, seed=self.cfg.seed,
+                                  trust_remote_code=m.trust_remote_code)
+        else:
+            model, processor = load(model_path, **load_kwargs(m))
+            backend = HFBackend(model.eval(), processor)
+        reuse = self.cfg.sampling.backend == "hf" and scoring_dtype == m.dtype
+        self._sampler = backend
+        self._scorer = ScoringModel(backend, None if reuse else lambda: load_model(
+            model_path, scoring_dtype, m.attn_implementation, m.device, m.trust_remote_code), m.device)
+        return backend
+
+    def _close_backend(self) -> None:
+        for obj in (self._scorer, self._sampler):
+            if obj is not None and hasattr(obj, "close"):
+                obj.close()
+        self._sampler, self._scorer = None, None
 
     def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]]) -> dict:
         out, e = round_dir / "eval", self.cfg.eval
@@ -178,7 +201,8 @@ class Loop:
             backend = None if is_done(round_dir / "train") else self._backend(current)
             if backend is not None:
                 examples = self._training_set(backend, train, by_id, round_dir, t)
-                del backend  # free the sampler before training loads M_0
+                del backend  # free the sampler (and scorer) before training loads M_0
+                self._close_backend()
                 gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
@@ -188,6 +212,7 @@ class Loop:
             stats = self._round_stats(round_dir)
             history.append({"round": t, "model": current, **metrics, **stats})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
+        self._close_backend()
         write_json(run_dir / "metrics.json", history)
         return history
 
@@ -219,7 +244,7 @@ class Loop:
             v = cfg.vista
             records = records + prefix_resample(backend, backend.processor, train, records, round_dir / "prefix",
                                                 resamples=v.resamples, top_k=v.top_k,
-                                                score_batch_size=v.score_batch_size,
+                                                score_batch_size=v.score_batch_size, scorer=self._scorer,
                                                 seed=cfg.seed * 1000 + t, **common)
         return records
 
@@ -228,7 +253,7 @@ class Loop:
         decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
         if self.method.vas_filter:
             v = cfg.vista
-            decisions = vas_filter(backend.model, backend.processor, by_id, decisions, round_dir / "filter",
+            decisions = vas_filter(self._scorer, backend.processor, by_id, decisions, round_dir / "filter",
                                    layers=v.vas_layers, tau=v.tau, batch_size=v.score_batch_size,
                                    system=self.system)
         return decisions
@@ -245,13 +270,12 @@ class Loop:
         diagnostics.vas_histogram(decisions, out / "vas_hist.png", self.cfg.vista.tau)
     def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg, kind: str = "sft") -> str:
         if not is_done(out_dir):
-            if examples:
+            if examples:  # in this process, or under train_cfg.launcher (train_step.py)
                 m = self.cfg.model
-                fn = train_dpo if kind == "dpo" else train_sft
-                model = str(fn(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
-                               seed=self.cfg.seed, attn_implementation=m.attn_implementation,
-                               trust_remote_code=m.trust_remote_code, min_pixels=m.min_pixels,
-                               max_pixels=m.max_pixels))
+                model = str(train_step(kind, base, examples, out_dir, train_cfg, system=self.system,
+                                       device=m.device, seed=self.cfg.seed, attn_implementation=m.attn_implementation,
+                                       trust_remote_code=m.trust_remote_code, min_pixels=m.min_pixels,
+                                       max_pixels=m.max_pixels))
             else:  # nothing survived the filter: this round's model is its base, unchanged
                 log.warning("%s: no training examples; the round keeps %s", out_dir, base)
                 model = base

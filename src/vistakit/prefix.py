@@ -29,6 +29,7 @@ from vistakit.labels import label_response
 from vistakit.models.inputs import encode, render_query
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sample import sample_queries
+from vistakit.scoring import scoring_model
 
 
 def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[tuple[int, int]],
@@ -92,8 +93,9 @@ def find_critical(model, processor, queries: dict[str, Query], negatives: list[d
 def prefix_resample(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
                     resamples: int, top_k: int, score_batch_size: int, temperature: float,
                     max_new_tokens: int, queries_per_batch: int, seed: int,
-                    system: str | None = None) -> list[dict]:
-    """New samples (source="prefix") from every negative of `records`, labelled like any sample."""
+                    system: str | None = None, scorer=None) -> list[dict]:
+    """New samples (source="prefix") from every negative of `records`, labelled like any sample. The
+    critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`)."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -103,8 +105,9 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
     if crit_file.exists():
         critical = read_jsonl(crit_file)
     else:
-        critical = find_critical(backend.model, processor, by_id, negatives, top_k=top_k,
-                                 batch_size=score_batch_size, system=system)
+        with scoring_model(scorer if scorer is not None else backend.model) as model:
+            critical = find_critical(model, processor, by_id, negatives, top_k=top_k,
+                                     batch_size=score_batch_size, system=system)
         write_jsonl(crit_file, critical)
     stop = backend.stop_ids
     ended, resumable = [], []

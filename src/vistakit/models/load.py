@@ -44,8 +44,13 @@ def load_kwargs(model_cfg) -> dict:
 
 def save(model, processor, out_dir: str | Path, source: str | Path) -> None:
     """Save a trained model so that `load` reads it back like the checkpoint it came from."""
+    model.save_pretrained(Path(out_dir))
+    save_processor(processor, out_dir, source)
+
+
+def save_processor(processor, out_dir: str | Path, source: str | Path) -> None:
+    """The processor (and the tiny model's marker) beside weights already saved in `out_dir`."""
     out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     marker = Path(source) / TINY_MARKER
     if marker.exists():
