@@ -256,3 +256,20 @@ def test_max_pixels_is_refused_where_it_does_not_apply(tmp_path):
     path = build_family_model("llava", tmp_path / "llava", CORPUS)
     with pytest.raises(ValueError, match="Qwen-VL"):
         load(path, max_pixels=112 * 112)
+
+
+def test_frozen_parts_cover_the_vision_side_only(family):
+    """`train.frozen`: the tower and the projector are found in every family (and nothing of the language model)."""
+    from vistakit.models.parts import freeze, part_of
+
+    name, path, _, _ = family
+    model, _ = load(path)
+    by_part = {}
+    for n, p in model.named_parameters():
+        by_part.setdefault(part_of(n), []).append(n)
+    assert by_part.get("vision_tower") and by_part.get("projector"), name
+    decoder_params = {id(p) for p in model.get_decoder().parameters()}
+    assert not any(id(p) in decoder_params for n, p in model.named_parameters() if part_of(n))
+    frozen = freeze(model, ["vision_tower", "projector"])
+    assert frozen == sum(p.numel() for n, p in model.named_parameters() if part_of(n))
+    assert all(p.requires_grad == (part_of(n) is None) for n, p in model.named_parameters())

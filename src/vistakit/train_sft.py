@@ -24,6 +24,7 @@ from vistakit.lora import LoRAConfig, apply_lora, merge_adapter
 from vistakit.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, save_processor
+from vistakit.models.parts import freeze
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class TrainConfig:
     dpo_beta: float = 0.1  # DPO+NLL (SPEC.md, "Training")
     nll_alpha: float = 0.5  # weight of the positive's NLL in DPO+NLL
     lora: LoRAConfig | None = field(default=None, metadata={"help": "LoRA via PEFT instead of full fine-tuning (e.g. train.lora.r=16); None: full fine-tuning. The round's model is saved merged"})
+    frozen: list[str] = field(default_factory=list, metadata={"help": "model parts kept frozen: vision_tower, projector (both is LLaMA-Factory's default for VLMs; Qwen2.5-VL's own fine-tuning script freezes the vision tower). The embedded demo freezes both: trained from random weights on a few hundred images, they collapse into one constant vector and the model stops seeing"})
     launcher: str | None = field(default=None, metadata={"help": "None: train in the loop's process. Else a command prefix that runs `-m vistakit.cli train-step STEP_DIR` in a subprocess, e.g. 'python' or 'accelerate launch --config_file recipes/accelerate/zero2.yaml' (multi-GPU); the step reads its inputs from and writes its model to the run folder"})
 
 
@@ -169,7 +171,9 @@ def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_ex
 
 def prepare(model, cfg: TrainConfig, seed: int):
     """The model as it is trained: M_0 itself, or M_0 with fresh LoRA adapters, initialised from `seed` (so
-    a step run in another process, or resumed, starts from the same adapters)."""
+    a step run in another process, or resumed, starts from the same adapters). `cfg.frozen` parts get no
+    gradient."""
+    freeze(model, cfg.frozen)
     if cfg.lora is None:
         return model
     torch.manual_seed(seed)
