@@ -52,6 +52,10 @@ class TinySpec:
     vision_heads: int = 4
     vocab_size: int = 512
     image_size: int = 84  # 84 px, 14 px patches, 2x2 merge -> 3x3 = 9 image tokens
+    # std of the language model's initial weights. transformers' default, 0.02, leaves a model this narrow
+    # with near-uniform attention that seed SFT did not escape: counting the red shapes among others stayed
+    # at the majority answer for 1500 steps; at 0.1 it learns within a few hundred (the vision tower keeps 0.02)
+    text_init_std: float = 0.1
     seed: int = 0
 
 
@@ -96,7 +100,7 @@ def build_tiny_model(out_dir: str | Path, corpus: list[str], spec: TinySpec = Ti
             num_key_value_heads=spec.num_kv_heads, max_position_embeddings=4096,
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
             bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
-            tie_word_embeddings=True,
+            tie_word_embeddings=True, initializer_range=spec.text_init_std,
         ),
         vision_config=dict(
             depth=spec.vision_depth, hidden_size=spec.vision_hidden_size, intermediate_size=2 * spec.vision_hidden_size,
