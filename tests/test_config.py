@@ -101,3 +101,34 @@ def test_demo_method_presets_load_and_touch_only_their_method():
     assert cfg.vre.train is not None and cfg.vre.grpo.learning_rate == 3.0e-5
     assert all(o.startswith("vre.") for o in overrides)
     assert to_dict(load_config(preset))["vre"] == to_dict(RunConfig())["vre"]  # the shared preset is untouched
+
+
+PAPER_RECIPES = [r for r in RECIPES if "train_sets" in r.read_text()]
+
+
+@pytest.mark.parametrize("recipe", PAPER_RECIPES, ids=lambda p: p.name)
+def test_paper_recipes_are_the_papers_setting(recipe):
+    from vistakit.tasks.benchmark import get_benchmark, parse_eval_set
+
+    cfg = load_config(recipe)
+    evals = [parse_eval_set(s)[0] for s in cfg.data.eval_sets]
+    for name in cfg.data.train_sets + evals + list(cfg.data.sources):
+        get_benchmark(name)
+    assert cfg.data.train_sets == ["slake", "vqa-rad", "geometry3k"]  # in domain
+    assert evals == ["slake", "vqa-rad", "geometry3k", "scienceqa", "chartqa"]  # + out of domain
+    assert set(cfg.data.sources) == set(evals)
+    assert (cfg.rounds, cfg.sampling.samples_per_query, cfg.sampling.temperature, cfg.train.epochs) == (3, 10, 1.0, 3.0)
+    if cfg.method.startswith("vista"):
+        assert (cfg.vista.resamples, cfg.vista.tau) == (3, -0.5)
+    assert len(PAPER_RECIPES) >= 4  # VISTA 3B and 7B, ReST-EM, STaR
+
+
+def test_benchmark_keys_are_typed(tmp_path):
+    cfg = load_config(None, ["data.sources.slake=/data/SLAKE", "data.train_sets=[slake]"])
+    assert cfg.data.sources == {"slake": "/data/SLAKE"} and cfg.data.train_sets == ["slake"]
+    with pytest.raises(ConfigError, match="'data.train_sets' must be a list"):
+        load_config(None, ["data.train_sets=slake"])
+    with pytest.raises(ConfigError, match="'data.sources' must be a mapping"):
+        load_config(None, ["data.sources=3"])
+    with pytest.raises(ConfigError, match=r"'data.sources.slake' must be str"):
+        load_config(None, ["data.sources.slake=3"])

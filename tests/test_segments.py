@@ -16,13 +16,13 @@ def test_segments_token_by_token(tiny, image, padding_side):
     ids, mask = batch.inputs["input_ids"], batch.inputs["attention_mask"]
     for row, seg in enumerate(batch.segments(vis_ids)):
         toks = tok.convert_ids_to_tokens(ids[row].tolist())
-        s0, s1 = seg.sys
+        (s0, s1), = seg.sys
         assert toks[s0] == "<|im_start|>" and toks[s1 - 1] == "Ċ" and "<|im_end|>" in toks[s0:s1]
         assert (s0 == 0) == (padding_side == "right" or mask[row, 0] == 1)
         assert all(mask[row, :s0] == 0)
-        v0, v1 = seg.vis
+        (v0, v1), = seg.vis
         assert toks[v0:v1] == ["<|vision_start|>"] + ["<|image_pad|>"] * 9 + ["<|vision_end|>"]
-        i0, i1 = seg.ins
+        (i0, i1), = seg.ins
         assert i0 == v1
         # the instruction, end of user turn, then the assistant header, and nothing else
         assert tok.decode(ids[row, i0:i1]) == prompts[row].split("<|vision_end|>")[1]
@@ -32,6 +32,19 @@ def test_segments_token_by_token(tiny, image, padding_side):
         # labels cover the response (end-of-turn included) and nothing else
         labelled = (batch.labels[row] != -100).nonzero().flatten().tolist()
         assert labelled == list(range(r0, r1))
+
+
+def test_text_between_images_is_ins():
+    """vis = the runs of vision tokens only; text between two images joins ins (models/segments.py)."""
+    #                  pad sys  sys  V  V  text V  ins ins resp resp
+    ids = torch.tensor([0, 5, 5, 9, 9, 6, 9, 7, 7, 8, 8])
+    mask = torch.tensor([0] + [1] * 10)
+    seg = find_segments(ids, mask, 9, frozenset({9}))
+    assert seg.sys == ((1, 3),) and seg.vis == ((3, 5), (6, 7)) and seg.ins == ((5, 6), (7, 9))
+    assert seg.response == (9, 11) and seg.columns("ins") == [5, 7, 8]
+    # a prompt that opens with the image has an empty sys
+    seg = find_segments(ids[3:], mask[3:], 6, frozenset({9}))
+    assert seg.sys == ((0, 0),) and seg.columns("sys") == [] and seg.vis == ((0, 2), (3, 4))
 
 
 def test_segments_need_vision_tokens():

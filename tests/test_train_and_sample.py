@@ -72,3 +72,20 @@ def test_sampling_never_emits_image_placeholders(tiny, image):
     assert ids and not set(ids) & vision_token_ids(model.config)
     with pytest.raises(ValueError, match="image placeholder"):
         encode(processor, [prompt], [[image]], [[pad, 5]])
+
+
+def test_frozen_parts_keep_their_weights(tiny_path, tiny, tmp_path):
+    """`train.frozen`: the vision tower and projector leave training unchanged, the language model does not."""
+    from vistakit.models.parts import part_of
+
+    _, processor = tiny
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84), (40, 80, 230)).save(img)
+    examples = [{"instruction": "How many blue shapes are there?", "images": [str(img)],
+                 "response": "blue shapes: 1\nAnswer: 1"}] * 4
+    out = train_sft(tiny_path, examples, tmp_path / "train", TrainConfig(
+        epochs=2, learning_rate=3e-3, examples_per_device_batch=4, frozen=["vision_tower", "projector"]))
+    before, after = (dict(load(p)[0].named_parameters()) for p in (tiny_path, out))
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert changed and all(part_of(n) is None for n in changed)
+    assert any(part_of(n) == "projector" for n in before) and any(part_of(n) == "vision_tower" for n in before)

@@ -31,8 +31,8 @@ def _eager_masses(model_path, prompts, images, responses, layers, padding_side):
         r0, r1 = seg.response
         for layer in layers:
             probs = out.attentions[layer][row].mean(0)  # heads averaged: (seq, seq)
-            for c, (a, z) in enumerate([seg.sys, seg.vis, seg.ins]):
-                masses[row, c] += probs[r0:r1, a:z].sum() / len(layers)
+            for c, name in enumerate(["sys", "vis", "ins"]):
+                masses[row, c] += probs[r0:r1, seg.columns(name)].sum() / len(layers)
     return masses
 
 

@@ -1,4 +1,6 @@
-"""`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`."""
+"""`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`,
+`vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
+step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`)."""
 
 from __future__ import annotations
 
@@ -97,6 +99,24 @@ def cmd_eval(args) -> None:
     print(table([(Path(args.model).name[:10], [{"round": 0, **metrics}])]))
 
 
+def cmd_prepare(args) -> None:
+    from vistakit.tasks.benchmark import get_benchmark, prepare
+
+    bench = get_benchmark(args.benchmark)
+    out = Path(args.out or f"data/{bench.name}")
+    splits = args.splits.split(",") if args.splits else None
+    files = prepare(bench.name, args.source, out, splits, args.limit)
+    for split, path in files.items():
+        print(f"{bench.name} {split}: {sum(1 for _ in open(path))} rows in {path}")
+    print(f"use it with: data.sources.{bench.name}={files[next(iter(files))].parent}")
+
+
+def cmd_train_step(args) -> None:
+    from vistakit.train_step import run_from_folder
+
+    run_from_folder(Path(args.step_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries-per-batch", type=int, default=32)
     p.add_argument("--max-queries", type=int, default=None)
     p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("prepare", help="convert a benchmark (hub id, hub files, or original release) to vistakit rows")
+    p.add_argument("benchmark", help="chartqa | geometry3k | geometry3k-mc | mathvista | scienceqa | slake | vqa-rad | wemath")
+    p.add_argument("--source", default=None, help="hub id, or a local folder (original release, save_to_disk, "
+                   "hub files); default: the benchmark's hub id")
+    p.add_argument("--out", default=None, help="output folder; default: data/<benchmark>")
+    p.add_argument("--splits", default=None, help="comma-separated, e.g. train,test; default: all")
+    p.add_argument("--limit", type=int, default=None, help="keep the first N rows of each split")
+    p.set_defaults(fn=cmd_prepare)
+    p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
+    p.add_argument("step_dir")
+    p.set_defaults(fn=cmd_train_step)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from vistakit.sampling_vllm import VLLMConfig
 from vistakit.train_sft import TrainConfig
 from vistakit.vre.train_grpo import GRPOSettings
 
@@ -25,11 +26,14 @@ class ConfigError(ValueError):
 @dataclass
 class ModelConfig:
     base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder"})
-    dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16 | auto"})
+    dtype: str = field(default="float32", metadata={"help": "sampling dtype (HF or vLLM): float32 | bfloat16 | float16 | auto"})
+    scoring_dtype: str | None = field(default=None, metadata={"help": "dtype of VISTA's teacher-forced passes (critical tokens, VAS); None: as dtype (with the HF backend the sampler's own model is reused; otherwise a separate HF model is loaded when a method first needs it)"})
     attn_implementation: str = field(default="sdpa", metadata={"help": "attention kernel for sampling/training"})
     device: str = field(default="cpu", metadata={"help": "cpu | cuda | cuda:N"})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow checkpoint code (off by default)"})
     system_prompt: str | None = field(default=None, metadata={"help": "system message; None: the chat template's default"})
+    min_pixels: int | None = field(default=None, metadata={"help": "Qwen-VL families: fewest pixels an image is resized to; None: the checkpoint's"})
+    max_pixels: int | None = field(default=None, metadata={"help": "Qwen-VL families: most pixels an image is resized to (bounds image tokens, the usual cure for OOM; e.g. 401408 = 512 tokens of 28x28 px); None: the checkpoint's"})
     tiny_hidden_size: int = field(default=128, metadata={"help": "embedded model: text hidden size"})
     tiny_layers: int = field(default=4, metadata={"help": "embedded model: decoder layers"})
 
@@ -46,16 +50,21 @@ class DataConfig:
     seed_split: str = "seed"
     eval_split: str = "test"
     max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries"})
+    train_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks whose train splits, concatenated, are the training data (VISTA paper: [slake, vqa-rad, geometry3k]); empty: data.path or the synthetic task"})
+    eval_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks evaluated every round, each reported on its own: 'name' (its test split) or 'name:split'; empty: data.eval_split of the data folder"})
+    sources: dict[str, str] = field(default_factory=dict, metadata={"help": "where each benchmark is read from: a hub id, the original release folder, a save_to_disk folder, a copy of the hub files, or a folder made by `vistakit prepare`; default: the benchmark's hub id"})
+    max_queries_per_set: int | None = field(default=None, metadata={"help": "keep the first N rows of each benchmark split vistakit converts (quick trials)"})
 
 
 @dataclass
 class SamplingConfig:
-    backend: str = field(default="hf", metadata={"help": "hf (transformers generate); vllm on GPU"})
+    backend: str = field(default="hf", metadata={"help": "hf (transformers generate) | vllm (GPU, the 'vllm' extra; settings under sampling.vllm)"})
     samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query"})
     temperature: float = 1.0
     max_new_tokens: int = 2048
     queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)"})
     rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query"})
+    vllm: VLLMConfig = field(default_factory=VLLMConfig, metadata={"help": "vLLM engine settings (sampling.backend: vllm)"})
 
 
 @dataclass
@@ -141,8 +150,16 @@ def _convert(tp, value, key: str, source: str):
             raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
         return _build(tp, value, key, source)
     if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{key}' must be a list, got {value!r}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
+        key_type, value_type = typing.get_args(tp)
+        return {_convert(key_type, k, f"{key}", source): _convert(value_type, v, f"{key}.{k}", source)
+                for k, v in value.items()}
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in _SCALAR_CHECKS and not _SCALAR_CHECKS[tp](value):
@@ -173,6 +190,11 @@ def apply_override(tree: dict, item: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {item!r}: '{p}' is not a section")
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def from_dict(cls, values: dict, source: str = "<dict>"):
+    """A typed config (any of the dataclasses here) from a plain dict, checked like a YAML file."""
+    return _build(cls, values, "", source)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), cls=RunConfig):

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from vistakit.verify import get as verifier
-
 REQUIRED = ("id", "question", "answer", "image")
 
 
@@ -31,6 +29,7 @@ class Query:
     level: int | None = None
     answer_type: str | None = None
     cot: str | None = None  # gold chain of thought (used for the seed split only)
+    choices: list[str] | None = None  # multiple-choice options, in letter order (A, B, ...)
     scene: dict | None = None  # synthetic task: ground truth for grounded labels
     extra: dict = field(default_factory=dict)
 
@@ -46,6 +45,8 @@ def _check_image(path: Path, where: str) -> None:
 
 
 def load_split(path: str | Path, task: str | None = None, check_images: bool = True) -> list[Query]:
+    from vistakit.tasks import get_task
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"split file not found: {path}")
@@ -72,9 +73,12 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
                 raise DataError(f"{where}: field 'image' must be a path or a non-empty list of paths")
             row_task = task or row.get("task", "exact")
             try:
-                verifier(row_task)
+                get_task(row_task)
             except KeyError as e:
                 raise DataError(f"{where}: field 'task': {e.args[0]}") from None
+            choices = row.get("choices")
+            if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
+                raise DataError(f"{where}: field 'choices' must be a list of strings")
             images = [path.parent / p for p in image_field]
             if check_images:
                 for p in images:
@@ -82,9 +86,9 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
             queries.append(Query(
                 id=str(row["id"]), question=row["question"], answer=str(row["answer"]), images=images,
                 task=row_task, level=row.get("level"), answer_type=row.get("answer_type"),
-                cot=row.get("cot"), scene=row.get("scene"),
+                cot=row.get("cot"), choices=choices, scene=row.get("scene"),
                 extra={k: v for k, v in row.items() if k not in REQUIRED and k not in
-                       ("task", "level", "answer_type", "cot", "scene")},
+                       ("task", "level", "answer_type", "cot", "choices", "scene")},
             ))
     if not queries:
         raise DataError(f"{path}: no rows")
@@ -92,9 +96,8 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
 
 
 def instruction_for(query: Query) -> str:
-    """The instruction text the model sees: the task's own prompt, or the question + an answer-line hint."""
-    if query.task == "shapes":
-        from vistakit.tasks.shapes import question_prompt
+    """The instruction text the model sees: its task's prompt (`vistakit.tasks`; by default the question and
+    an answer-line hint)."""
+    from vistakit.tasks import get_task
 
-        return question_prompt(query.question)
-    return f"{query.question}\nThink step by step, then give the final answer on a last line as \"Answer: <value>\"."
+    return get_task(query.task).prompt(query)

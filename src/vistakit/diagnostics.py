@@ -13,14 +13,15 @@ from pathlib import Path
 
 
 def zero_positive_by_level(queries, records: list[dict]) -> dict:
-    """Queries without a usable positive, per level, counting samples only vs samples + prefix resamples."""
+    """Queries without a usable positive, per level (per task where rows have no level: per benchmark),
+    counting samples only vs samples + prefix resamples."""
     def solved(sources):
         return {r["query_id"] for r in records if r["correct"] and r.get("finished", True) and r["source"] in sources}
 
     before, after = solved({"sample"}), solved({"sample", "prefix"})
     out = defaultdict(lambda: {"queries": 0, "zero_before": 0, "zero_after": 0})
     for q in queries:
-        level = out[str(q.level)]
+        level = out[str(q.level if q.level is not None else q.task)]
         level["queries"] += 1
         level["zero_before"] += q.id not in before
         level["zero_after"] += q.id not in after

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import render_query
 from vistakit.runfolder import read_jsonl, write_jsonl
+from vistakit.scoring import scoring_model
 from vistakit.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
@@ -55,13 +56,15 @@ def apply_vas(decisions: list[dict], scores: list[dict], tau: float) -> list[dic
 
 def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict], out_dir: Path, *,
                layers: list[int] | None, tau: float, batch_size: int, system: str | None) -> list[dict]:
+    """`model`: the HF model, or a `scoring.ScoringModel` (loaded only when the scores are not cached)."""
     cache = out_dir / "vas.jsonl"
     positives = [d for d in decisions if d["kept"]]
     if cache.exists():
         scores = read_jsonl(cache)
     else:
-        scores = score_positives(model, processor, queries, positives, layers=layers, batch_size=batch_size,
-                                 system=system)
+        with scoring_model(model) as m:
+            scores = score_positives(m, processor, queries, positives, layers=layers, batch_size=batch_size,
+                                     system=system)
         write_jsonl(cache, [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
                             for p, s in zip(positives, scores)])
     if len(scores) != len(positives):

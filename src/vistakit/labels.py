@@ -1,16 +1,18 @@
-"""Label a response: extracted answer, correct (the task's verifier), grounded (where the task knows)."""
+"""Label a response: extracted answer, correct (the task's verifier), grounded (where the task knows), and the
+task's extra scores (e.g. token recall on open medical questions) when it has any."""
 
 from __future__ import annotations
 
 from vistakit.data import Query
-from vistakit.verify import verify
+from vistakit.tasks import get_task
+from vistakit.verify import check
 
 
 def label_response(query: Query, response: str) -> dict:
-    pred, correct = verify(query.task, response, query.answer, answer_type=query.answer_type)
-    grounded = None
-    if query.scene is not None and query.task == "shapes":
-        from vistakit.tasks.shapes import label_grounded
-
-        grounded = label_grounded(response, query.scene)
-    return {"pred": pred, "correct": bool(correct), "grounded": grounded}
+    verdict = check(query.task, response, query.answer, answer_type=query.answer_type, choices=query.choices)
+    task = get_task(query.task)
+    grounded = task.grounded(query, response) if task.grounded is not None else None
+    label = {"pred": verdict.pred, "correct": verdict.correct, "grounded": grounded}
+    if verdict.scores:
+        label["scores"] = verdict.scores
+    return label

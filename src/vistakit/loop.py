@@ -3,7 +3,8 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
 
     run_dir/
       config.yaml            the resolved config
-      data/                  the synthetic task, when no data.path is given
+      data/                  the synthetic task, when no data.path is given; with data.train_sets / eval_sets,
+                             each benchmark converted into data/<name>/ and the training rows in data/train.jsonl
       base_model/            the embedded tiny model, when model.base == "tiny"
       round_0/               seed SFT (if any) and the evaluation of M_0
       round_t/sample/        samples.jsonl: every sample with pred, correct, grounded, source
@@ -13,7 +14,7 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl,
                              diagnostics.json, vas_hist.png
       round_t/train/         model/, train_log.json (DPO: reference.jsonl, the pairs with M_0's log-probs)
-      round_t/eval/          predictions (samples.jsonl) and metrics.json
+      round_t/eval/          predictions (samples.jsonl) and metrics.json; with data.eval_sets, one folder per set
       metrics.json           one entry per round
 Methods with their own round (VRE, R3V) run their steps in their own folders of round_t (see
 vistakit/vre/round.py and vistakit/r3v.py); the evaluation and the run's metrics stay the loop's.
@@ -34,22 +35,30 @@ from vistakit import diagnostics
 from vistakit.augment import rationalize
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.data import DataError, Query, instruction_for, load_split
-from vistakit.evaluate import evaluate
+from vistakit.evaluate import evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
-from vistakit.models.load import load
+from vistakit.models.load import load, load_kwargs, load_model
 from vistakit.prefix import prefix_resample
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed, sample_queries
 from vistakit.sampling import HFBackend
+from vistakit.scoring import ScoringModel
 from vistakit.select_samples import select_correct
-from vistakit.train_dpo import train_dpo
-from vistakit.train_sft import train_sft
+from vistakit.train_step import train as train_step
 
 log = logging.getLogger(__name__)
 
 
 def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
+    """The folder of the run's splits: the papers' benchmarks (data.train_sets, converted into run_dir/data),
+    data.path, or the synthetic task generated into run_dir/data."""
+    if cfg.data.train_sets:
+        if cfg.data.path:
+            raise ConfigError("set data.train_sets (benchmarks) or data.path (a folder of splits), not both")
+        from vistakit.tasks.benchmark import write_training_split
+
+        return write_training_split(cfg.data, run_dir / "data")
     if cfg.data.path:
         return Path(cfg.data.path)
     data_dir = run_dir / "data"
@@ -61,17 +70,29 @@ def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
     return data_dir
 
 
+def load_eval_sets(cfg: RunConfig, run_dir: Path, data_dir: Path) -> list[Query] | dict[str, list[Query]]:
+    """The held-out queries: data.eval_split of the data folder, or each of data.eval_sets (benchmarks) by name."""
+    limit, task = cfg.eval.max_queries, cfg.data.task
+    if not cfg.data.eval_sets:
+        return load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[:limit]
+    from vistakit.tasks.benchmark import eval_set_files
+
+    return {name: load_split(path, task)[:limit] for name, path in eval_set_files(cfg.data, run_dir / "data").items()}
+
+
 def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
     if cfg.model.base != "tiny":
         return cfg.model.base
     out = run_dir / "base_model"
     if not is_done(out):
         from vistakit.models.tiny import TinySpec, build_tiny_model
-        from vistakit.tasks.shapes import corpus
+        from vistakit.tasks import get_task
 
-        rows = read_jsonl(data_dir / f"{cfg.data.seed_split}.jsonl") + read_jsonl(data_dir / f"{cfg.data.train_split}.jsonl")
+        # the tokenizer learns the seed and train texts each task gives (prompts, gold chains, answers)
+        splits = [data_dir / f"{s}.jsonl" for s in (cfg.data.seed_split, cfg.data.train_split)]
+        queries = [q for path in splits if path.exists() for q in load_split(path, cfg.data.task, check_images=False)]
         spec = TinySpec(hidden_size=cfg.model.tiny_hidden_size, num_layers=cfg.model.tiny_layers, seed=cfg.seed)
-        build_tiny_model(out, corpus(rows), spec)
+        build_tiny_model(out, [text for q in queries for text in get_task(q.task).texts(q)], spec)
         mark_done(out)
     return str(out)
 
@@ -108,20 +129,48 @@ class Loop:
         self.method = get_method(cfg.method)
         self.run_dir = Path(cfg.run_dir)
         self.system = cfg.model.system_prompt
+        if cfg.sampling.backend not in ("hf", "vllm"):
+            raise ConfigError(f"sampling.backend must be hf or vllm, got {cfg.sampling.backend!r}")
+        self._sampler, self._scorer = None, None
 
-    def _backend(self, model_path: str) -> HFBackend:
+    def _backend(self, model_path: str):
+        """The sampler for `model_path` (the previous one is closed first: one engine holds the GPU at a
+        time), and `self._scorer`, the HF model for teacher-forced passes, loaded only if a step asks."""
+        self._close_backend()
         m = self.cfg.model
-        model, processor = load(model_path, m.dtype, m.attn_implementation, m.device, m.trust_remote_code)
-        model.eval()
-        return HFBackend(model, processor)
+        scoring_dtype = m.scoring_dtype or m.dtype
+        if self.cfg.sampling.backend == "vllm":
+            from vistakit.sampling_vllm import VLLMBackend
 
-    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query]) -> dict:
+            backend = VLLMBackend(model_path, self.cfg.sampling.vllm, dtype=m.dtype, seed=self.cfg.seed,
+                                  trust_remote_code=m.trust_remote_code)
+        else:
+            model, processor = load(model_path, **load_kwargs(m))
+            backend = HFBackend(model.eval(), processor)
+        reuse = self.cfg.sampling.backend == "hf" and scoring_dtype == m.dtype
+        self._sampler = backend
+        self._scorer = ScoringModel(backend, None if reuse else lambda: load_model(
+            model_path, scoring_dtype, m.attn_implementation, m.device, m.trust_remote_code), m.device)
+        return backend
+
+    def _close_backend(self) -> None:
+        for obj in (self._scorer, self._sampler):
+            if obj is not None and hasattr(obj, "close"):
+                obj.close()
+        self._sampler, self._scorer = None, None
+
+    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]]) -> dict:
         out, e = round_dir / "eval", self.cfg.eval
         if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
             return json.loads((out / "metrics.json").read_text())
         backend = self._backend(model_path)
-        return evaluate(backend, backend.processor, test, out, max_new_tokens=e.max_new_tokens,
-                        queries_per_batch=e.queries_per_batch, system=self.system)
+        kwargs = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=self.system)
+        if isinstance(test, dict):  # named evaluation sets (benchmarks), each in round_t/eval/<set>/
+            from vistakit.tasks.benchmark import parse_eval_set
+
+            in_domain = {name for name in test if parse_eval_set(name)[0] in self.cfg.data.train_sets}
+            return evaluate_sets(backend, backend.processor, test, out, in_domain=in_domain, **kwargs)
+        return evaluate(backend, backend.processor, test, out, **kwargs)
 
     def run(self) -> list[dict]:
         cfg, run_dir = self.cfg, self.run_dir
@@ -131,7 +180,7 @@ class Loop:
         data_dir = prepare_data(cfg, run_dir)
         task = cfg.data.task
         train = load_split(data_dir / f"{cfg.data.train_split}.jsonl", task)[: cfg.data.max_train_queries]
-        test = load_split(data_dir / f"{cfg.data.eval_split}.jsonl", task)[: cfg.eval.max_queries]
+        test = load_eval_sets(cfg, run_dir, data_dir)
         by_id = {q.id: q for q in train}
         use_seed = cfg.seed_sft or self.method.seed_only
         seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task) if use_seed else []
@@ -155,7 +204,8 @@ class Loop:
             backend = None if own_round or is_done(round_dir / "train") else self._backend(current)
             if backend is not None:
                 examples = self._training_set(backend, train, by_id, round_dir, t)
-                del backend  # free the sampler before training loads M_0
+                del backend  # free the sampler (and scorer) before training loads M_0
+                self._close_backend()
                 gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
@@ -166,6 +216,7 @@ class Loop:
             stats = self._round_stats(round_dir)
             history.append({"round": t, "model": current, **metrics, **stats, **self._after_eval(current, round_dir, test)})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
+        self._close_backend()
         write_json(run_dir / "metrics.json", history)
         return history
 
@@ -197,7 +248,7 @@ class Loop:
             v = cfg.vista
             records = records + prefix_resample(backend, backend.processor, train, records, round_dir / "prefix",
                                                 resamples=v.resamples, top_k=v.top_k,
-                                                score_batch_size=v.score_batch_size,
+                                                score_batch_size=v.score_batch_size, scorer=self._scorer,
                                                 seed=cfg.seed * 1000 + t, **common)
         return records
 
@@ -206,7 +257,7 @@ class Loop:
         decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
         if self.method.vas_filter:
             v = cfg.vista
-            decisions = vas_filter(backend.model, backend.processor, by_id, decisions, round_dir / "filter",
+            decisions = vas_filter(self._scorer, backend.processor, by_id, decisions, round_dir / "filter",
                                    layers=v.vas_layers, tau=v.tau, batch_size=v.score_batch_size,
                                    system=self.system)
         return decisions
@@ -228,12 +279,12 @@ class Loop:
 
     def _train(self, base: str, examples: list[dict], out_dir: Path, train_cfg, kind: str = "sft") -> str:
         if not is_done(out_dir):
-            if examples:
+            if examples:  # in this process, or under train_cfg.launcher (train_step.py)
                 m = self.cfg.model
-                fn = train_dpo if kind == "dpo" else train_sft
-                model = str(fn(base, examples, out_dir, train_cfg, system=self.system, device=m.device,
-                               seed=self.cfg.seed, attn_implementation=m.attn_implementation,
-                               trust_remote_code=m.trust_remote_code))
+                model = str(train_step(kind, base, examples, out_dir, train_cfg, system=self.system,
+                                       device=m.device, seed=self.cfg.seed, attn_implementation=m.attn_implementation,
+                                       trust_remote_code=m.trust_remote_code, min_pixels=m.min_pixels,
+                                       max_pixels=m.max_pixels))
             else:  # nothing survived the filter: this round's model is its base, unchanged
                 log.warning("%s: no training examples; the round keeps %s", out_dir, base)
                 model = base

@@ -29,6 +29,7 @@ from vistakit.labels import label_response
 from vistakit.models.inputs import encode, render_query
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sample import sample_queries
+from vistakit.scoring import scoring_model
 
 
 def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[tuple[int, int]],
@@ -47,16 +48,24 @@ def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[t
 
 
 @torch.no_grad()
-def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
-                    responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
-    """One teacher-forced pass over a batch; logits are kept for the response positions only."""
+def response_logits(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                    responses: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]], int]:
+    """One teacher-forced, left-padded pass over a batch, logits kept from the position before the earliest
+    response on: (logits, input_ids, response spans, offset), `logits[:, t]` belonging to position
+    `offset + t`."""
     batch = encode(processor, prompts, images, responses, padding_side="left")
     width = batch.inputs["input_ids"].shape[1]
     keep = width - min(batch.response_start) + 1  # left padding: every response ends at `width`
     inputs = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
     logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
-    spans = [(s, width) for s in batch.response_start]
-    return critical_tokens(logits, inputs["input_ids"], spans, top_k, offset=width - keep)
+    return logits, inputs["input_ids"], [(s, width) for s in batch.response_start], width - keep
+
+
+def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
+                    responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
+    """The critical token of each (prompt, response) from one batched pass (logits of responses only)."""
+    logits, input_ids, spans, offset = response_logits(model, processor, prompts, images, responses)
+    return critical_tokens(logits, input_ids, spans, top_k, offset=offset)
 
 
 def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,
@@ -84,8 +93,9 @@ def find_critical(model, processor, queries: dict[str, Query], negatives: list[d
 def prefix_resample(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
                     resamples: int, top_k: int, score_batch_size: int, temperature: float,
                     max_new_tokens: int, queries_per_batch: int, seed: int,
-                    system: str | None = None) -> list[dict]:
-    """New samples (source="prefix") from every negative of `records`, labelled like any sample."""
+                    system: str | None = None, scorer=None) -> list[dict]:
+    """New samples (source="prefix") from every negative of `records`, labelled like any sample. The
+    critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`)."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -95,8 +105,9 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
     if crit_file.exists():
         critical = read_jsonl(crit_file)
     else:
-        critical = find_critical(backend.model, processor, by_id, negatives, top_k=top_k,
-                                 batch_size=score_batch_size, system=system)
+        with scoring_model(scorer if scorer is not None else backend.model) as model:
+            critical = find_critical(model, processor, by_id, negatives, top_k=top_k,
+                                     batch_size=score_batch_size, system=system)
         write_jsonl(crit_file, critical)
     stop = backend.stop_ids
     ended, resumable = [], []

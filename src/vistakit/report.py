@@ -6,10 +6,13 @@ from pathlib import Path
 
 
 def table(rows: list[tuple[str, list[dict]]]) -> str:
-    """One line per (method, round): accuracy overall and per level, and the grounded rate of correct answers."""
-    levels = sorted({lvl for _, hist in rows for h in hist for lvl in h["by_level"]})
+    """One line per (method, round): accuracy overall and per level (or, with several evaluation sets, each
+    set's headline score; `acc` is then their in-domain mean), and the grounded rate of correct answers."""
+    levels = sorted({lvl for _, hist in rows for h in hist for lvl in h.get("by_level", {})})
+    sets = list(dict.fromkeys(name for _, hist in rows for h in hist for name in h.get("eval_sets", {})))
     vista = any("zero_positive_before" in h for _, hist in rows for h in hist)
-    head = f"{'method':<11} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels) + f" {'grounded':>9}"
+    head = f"{'method':<11} {'round':>5} {'acc':>6} " + " ".join(f"{'L' + lvl:>6}" for lvl in levels)
+    head += "".join(f" {name[:10]:>10}" for name in sets) + f" {'grounded':>9}"
     if vista:  # VISTA's diagnostics: train queries without a positive before -> after prefix resampling
         head += f" {'no-positive':>11} {'VAS AUROC':>9}"
     lines = [head, "-" * len(head)]
@@ -17,8 +20,9 @@ def table(rows: list[tuple[str, list[dict]]]) -> str:
         for h in hist:
             g = h["grounded_rate_of_correct"]
             g = "-" if g is None else f"{g:.3f}"
-            per_level = " ".join(f"{h['by_level'].get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
-            line = f"{name:<11} {h['round']:>5} {h['accuracy']:>6.3f} {per_level} {g:>9}"
+            per_level = " ".join(f"{h.get('by_level', {}).get(lvl, {}).get('accuracy', float('nan')):>6.3f}" for lvl in levels)
+            per_set = "".join(f" {h.get('eval_sets', {}).get(s, {}).get('score', float('nan')):>10.3f}" for s in sets)
+            line = f"{name:<11} {h['round']:>5} {h['accuracy']:>6.3f} {per_level}{per_set} {g:>9}"
             if vista:
                 zero = f"{h['zero_positive_before']}->{h['zero_positive_after']}" if "zero_positive_before" in h else "-"
                 auc = h.get("vas_auroc")

@@ -49,7 +49,7 @@ class HFBackend:
         self.stop_ids = {i for i in eos + [processor.tokenizer.eos_token_id] if i is not None}
         # An image placeholder inside a response would break every later pass over it ("image features
         # and image tokens do not match"): a response may never contain one.
-        self.suppressed = sorted(vision_token_ids(model.config))
+        self.suppressed = sorted(vision_token_ids(model.config, processor.tokenizer))
 
     @torch.no_grad()
     def generate(self, prompts, images, samples_per_query, temperature, max_new_tokens, seed, prefixes=None):

@@ -16,13 +16,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 from tqdm import tqdm
-from transformers import Trainer
 
 from vistakit.losses import dpo_nll_loss, sequence_logprobs
 from vistakit.models.inputs import encode, render_query
 from vistakit.models.load import load
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.train_sft import TrainConfig, fit, training_arguments
+from vistakit.train_sft import ResumableTrainer, TrainConfig, fit, is_main_process, prepare, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def pair_logprobs(model, inputs: dict) -> tuple[torch.Tensor, torch.Tensor, torc
     return logp[:n], count[:n], rejected
 
 
-class DPONLLTrainer(Trainer):
+class DPONLLTrainer(ResumableTrainer):
     def __init__(self, *args, beta: float, alpha: float, **kwargs):
         super().__init__(*args, **kwargs)
         self.beta, self.alpha = beta, alpha
@@ -104,11 +103,14 @@ def train_dpo(base_model: str | Path, examples: list[dict], out_dir: str | Path,
     ref_file = out_dir / "reference.jsonl"
     if ref_file.exists():
         examples = read_jsonl(ref_file)
-    else:
+    else:  # under a multi-process launcher every process computes them; the main one writes them
         examples = reference_logprobs(model, collator, examples, cfg.examples_per_device_batch)
-        write_jsonl(ref_file, examples)
+        if is_main_process():
+            write_jsonl(ref_file, examples)
     model.train()
-    args = training_arguments(cfg, out_dir / "checkpoints", cfg.seed if cfg.seed is not None else seed, device)
-    trainer = DPONLLTrainer(model=model, args=args, train_dataset=examples, data_collator=collator,
+    seed = cfg.seed if cfg.seed is not None else seed
+    args = training_arguments(cfg, out_dir / "checkpoints", seed, device)
+    # LoRA adapters go on after the reference pass (a fresh adapter leaves M_0's outputs unchanged anyway)
+    trainer = DPONLLTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples, data_collator=collator,
                             beta=cfg.dpo_beta, alpha=cfg.nll_alpha)
-    return fit(trainer, processor, out_dir, base_model, len(examples))
+    return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)

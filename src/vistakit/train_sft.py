@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from PIL import Image
-from transformers import Trainer, TrainingArguments
+from transformers import PreTrainedModel, Trainer, TrainingArguments
 
+from vistakit.lora import LoRAConfig, apply_lora, merge_adapter
 from vistakit.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
-from vistakit.models.load import load, save
+from vistakit.models.load import load, save_processor
+from vistakit.models.parts import freeze
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +39,17 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_scheduler: str = "cosine"
     max_grad_norm: float = 1.0
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    dtype: str = "float32"
+    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (mixed precision) over the `dtype` weights; also the precision of DDP/FSDP/DeepSpeed runs"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in the backward pass (less memory, ~30% slower); same loss and gradients"})
+    dtype: str = field(default="float32", metadata={"help": "dtype of the trained weights (keep float32 with bf16=true: bf16 weights round most 1e-5 updates away)"})
     seed: int | None = None  # None: the run's seed
     logging_steps: int = 20
     save_each_epoch: bool = True  # checkpoints to resume a killed training step
     dpo_beta: float = 0.1  # DPO+NLL (SPEC.md, "Training")
     nll_alpha: float = 0.5  # weight of the positive's NLL in DPO+NLL
+    lora: LoRAConfig | None = field(default=None, metadata={"help": "LoRA via PEFT instead of full fine-tuning (e.g. train.lora.r=16); None: full fine-tuning. The round's model is saved merged"})
+    frozen: list[str] = field(default_factory=list, metadata={"help": "model parts kept frozen: vision_tower, projector (both is LLaMA-Factory's default for VLMs; Qwen2.5-VL's own fine-tuning script freezes the vision tower). The embedded demo freezes both: trained from random weights on a few hundred images, they collapse into one constant vector and the model stops seeing"})
+    launcher: str | None = field(default=None, metadata={"help": "None: train in the loop's process. Else a command prefix that runs `-m vistakit.cli train-step STEP_DIR` in a subprocess, e.g. 'python' or 'accelerate launch --config_file recipes/accelerate/zero2.yaml' (multi-GPU); the step reads its inputs from and writes its model to the run folder"})
 
 
 class ExampleCollator:
@@ -63,7 +69,26 @@ class ExampleCollator:
         return {**batch.inputs, "labels": batch.labels}
 
 
-class SFTLossTrainer(Trainer):
+class ResumableTrainer(Trainer):
+    """Trainer whose resume really restores the checkpoint's weights.
+
+    transformers 5.23's `Trainer._load_from_checkpoint` reads model.safetensors with a plain
+    `load_state_dict(strict=False)`, but `save_pretrained` writes Qwen-VL weights under the checkpoint key
+    names (`visual.*`, not `model.visual.*`): no key matched, every weight stayed M_0's, and a resumed
+    step went on from M_0 with epoch 2's optimizer state and schedule (a warning was the only sign).
+    Loading through `from_pretrained` applies the key mapping. FSDP, DeepSpeed and PEFT adapters keep
+    the Trainer's own paths."""
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        model = self.model if model is None else model
+        if not isinstance(model, PreTrainedModel) or self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=model.dtype)
+        model.load_state_dict(saved.state_dict())  # strict: every weight comes from the checkpoint
+        log.info("resumed the weights of %s", resume_from_checkpoint)
+
+
+class SFTLossTrainer(ResumableTrainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # our loss is a per-sequence mean, not a token sum: let the Trainer divide it by the accumulation steps
@@ -76,13 +101,19 @@ class SFTLossTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
-    """The newest checkpoint that finished saving (a kill mid-save leaves one without trainer_state.json)."""
+def _last_complete_checkpoint(ckpt_dir: Path, clean: bool = True) -> str | None:
+    """The newest checkpoint that finished saving (a kill mid-save leaves one without trainer_state.json);
+    `clean`: delete the incomplete ones (the main process only, when several train)."""
     done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
     for p in ckpt_dir.glob("checkpoint-*"):
-        if p not in done:
+        if clean and p not in done:
             shutil.rmtree(p)
     return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a launcher's processes (or the only process), before a Trainer exists."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str) -> TrainingArguments:
@@ -111,16 +142,42 @@ def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str)
     )
 
 
-def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_examples: int) -> Path:
-    """Train (resuming from the last complete checkpoint), save the model, drop the checkpoints."""
-    ckpt_dir = Path(trainer.args.output_dir)
-    result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir))
-    save(trainer.model, processor, out_dir / "model", base_model)
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
-    history = [h for h in trainer.state.log_history if "loss" in h]
-    (out_dir / "train_log.json").write_text(json.dumps({"train_loss": result.training_loss, "history": history}, indent=1))
-    log.info("trained %d examples, final loss %.4f -> %s", n_examples, result.training_loss, out_dir / "model")
-    return out_dir / "model"
+def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_examples: int, cfg: TrainConfig,
+        **load_kwargs) -> Path:
+    """Train (resuming from the last complete checkpoint), save the model, drop the checkpoints.
+
+    `Trainer.save_model` writes on the main process only and gathers FSDP / ZeRO-3 shards, so the same code
+    serves one process and `accelerate launch`. With LoRA, the adapter is saved, then merged into M_0."""
+    ckpt_dir, main = Path(trainer.args.output_dir), trainer.is_world_process_zero()
+    result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir, clean=main))
+    model_dir = out_dir / "model"
+    trainer.save_model(str(out_dir / "adapter" if cfg.lora else model_dir))
+    if main:
+        if cfg.lora:
+            merge_adapter(base_model, out_dir / "adapter", model_dir, processor, cfg.dtype, **load_kwargs)
+        else:
+            save_processor(processor, model_dir, base_model)
+        if not any(model_dir.glob("*.safetensors")):
+            raise RuntimeError(f"no weights were written to {model_dir}: with FSDP, set fsdp_state_dict_type: "
+                               "FULL_STATE_DICT (recipes/accelerate/fsdp.yaml does)")
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        history = [h for h in trainer.state.log_history if "loss" in h]
+        # written last: its presence says the step finished (a re-launched step skips)
+        (out_dir / "train_log.json").write_text(json.dumps({"train_loss": result.training_loss, "history": history}, indent=1))
+        log.info("trained %d examples, final loss %.4f -> %s", n_examples, result.training_loss, model_dir)
+    trainer.accelerator.wait_for_everyone()
+    return model_dir
+
+
+def prepare(model, cfg: TrainConfig, seed: int):
+    """The model as it is trained: M_0 itself, or M_0 with fresh LoRA adapters, initialised from `seed` (so
+    a step run in another process, or resumed, starts from the same adapters). `cfg.frozen` parts get no
+    gradient."""
+    freeze(model, cfg.frozen)
+    if cfg.lora is None:
+        return model
+    torch.manual_seed(seed)
+    return apply_lora(model, cfg.lora)
 
 
 def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
@@ -132,7 +189,8 @@ def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path,
     if not examples:
         raise ValueError(f"no training examples for {out_dir}: every sample was filtered out")
     model, processor = load(base_model, dtype=cfg.dtype, device=device, **load_kwargs)
-    args = training_arguments(cfg, out_dir / "checkpoints", cfg.seed if cfg.seed is not None else seed, device)
-    trainer = SFTLossTrainer(model=model, args=args, train_dataset=examples,
+    seed = cfg.seed if cfg.seed is not None else seed
+    args = training_arguments(cfg, out_dir / "checkpoints", seed, device)
+    trainer = SFTLossTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples,
                              data_collator=ExampleCollator(processor, system))
-    return fit(trainer, processor, out_dir, base_model, len(examples))
+    return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)

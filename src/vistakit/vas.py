@@ -121,8 +121,8 @@ def segment_indicators(batch, vision_ids: frozenset[int]) -> tuple[torch.Tensor,
     rows = torch.zeros(ids.shape, dtype=torch.bool)
     for i, seg in enumerate(batch.segments(vision_ids)):
         for c, name in enumerate(SEGMENTS):
-            a, z = getattr(seg, name)
-            ind[i, a:z, c] = 1
+            for a, z in getattr(seg, name):
+                ind[i, a:z, c] = 1
         rows[i, seg.response[0] : seg.response[1]] = True
     return ind, rows
 
@@ -135,7 +135,7 @@ def segment_masses(model, processor, prompts: list[str], images: list[list[Image
     ((layers, batch, 3) with `per_layer`, in the order the layers run)."""
     layers = layers or default_layers(model)
     batch = encode(processor, prompts, images, responses, padding_side=padding_side)
-    ind, rows = segment_indicators(batch, vision_token_ids(model.config))
+    ind, rows = segment_indicators(batch, vision_token_ids(model.config, processor.tokenizer))
     dev = model.device
     inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
     with capture_segment_mass(model, layers, ind.to(dev), rows.to(dev)) as cap:

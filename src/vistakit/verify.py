@@ -6,10 +6,12 @@ reward chains that only happen to end on the right word, and those are the chain
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+import string
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 Extractor = Callable[[str], "str | None"]
 Matcher = Callable[["str | None", str], bool]
@@ -35,6 +37,35 @@ def boxed(text: str) -> str | None:
         if depth == 0:
             return text[i:j].strip()
     return None
+
+
+def _clean(value: str) -> str:
+    """A final answer without the wrapping models add: markdown bold, `$...$`, a trailing full stop."""
+    value = value.strip().rstrip(".").strip("*").strip()
+    if len(value) > 1 and value.startswith("$") and value.endswith("$"):
+        value = value.strip("$").strip()
+    return value.rstrip(".").rstrip()
+
+
+def final_answer(text: str) -> str | None:
+    """The final answer of a chain of thought, in lmms-eval's extraction order: the last `<answer>...</answer>`,
+    then the last `\\boxed{}`, then the last `Answer:` (its value on the same line, or on the next non-empty
+    line, as in R3V's `Answer:\n49`). lmms-eval's last resort, the last number of the text, is left out: a
+    response without an explicit answer is wrong (this module's rule)."""
+    tags = re.findall(r"<answer>(.*?)</answer>", text, re.IGNORECASE | re.DOTALL)
+    if tags and tags[-1].strip():
+        return _clean(tags[-1]) or None
+    value = boxed(text)
+    if value:
+        return _clean(value) or None
+    matches = list(re.finditer(r"answer\s*:[ \t]*([^\n]*)", text, re.IGNORECASE))
+    if not matches:
+        return None
+    value = matches[-1].group(1).strip()
+    if not value:  # "Answer:" alone on its line: the value is the next non-empty line
+        rest = [line.strip() for line in text[matches[-1].end():].splitlines() if line.strip()]
+        value = rest[0] if rest else ""
+    return _clean(value) or None
 
 
 _OPTION_PATTERNS = (  # lmms-eval's order: an explicit answer, then "A." / "A)", then a bare letter
@@ -94,14 +125,181 @@ def yes_no(pred: str | None, gold: str) -> bool:
     return len(words) == 1 and words.pop() == normalise(gold)
 
 
-def _letter(text: str) -> str | None:
-    """An option letter alone ("B", "(b)", "C.", "D) a dog"); never the article in "a square"."""
-    m = re.match(r"\s*\(?([A-Da-d])(?:\)|\.|\s*$)", text)
+def _letter(text: str, letters: str = "ABCD") -> str | None:
+    """An option letter alone ("B", "(b)", "C.", "D) a dog", "B: 12"); never the article in "a square"."""
+    m = re.match(rf"\s*\(?([{letters}{letters.lower()}])(?:\)|\.|:|\s*$)", text)
     return m.group(1).upper() if m else None
 
 
 def option(pred: str | None, gold: str) -> bool:
-    return pred is not None and _letter(pred) is not None and _letter(pred) == _letter(gold)
+    return pred is not None and _letter(pred, _LETTERS) is not None and _letter(pred, _LETTERS) == _letter(gold, _LETTERS)
+
+
+_LETTERS = "ABCDEFGHIJ"
+
+
+def option_letters(n: int) -> str:
+    return _LETTERS[:n]
+
+
+def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
+    """The option letter a final answer names, for a query with these choices (A, B, ... in order).
+
+    In order: the answer is a letter ("B", "(B)", "B. 12"); the answer is one choice's text (normalised, or
+    the same number: "12.0" names the choice "12"); lmms-eval's Geometry3K patterns inside the answer
+    (`Answer: (B)`, then `B.` / `B)`, then a bare letter; the last match wins), restricted to the letters the
+    query has. Anything else is None, counted wrong: never a random choice (lmms-eval's ScienceQA and
+    MathVista's scorer guess one; a guess would reward unparseable chains here).
+    """
+    if pred is None or not choices:
+        return None
+    letters = option_letters(len(choices))
+    letter = _letter(pred, letters)
+    if letter:
+        return letter
+    texts = [normalise(str(c)) for c in choices]
+    hits = [i for i, t in enumerate(texts) if t == normalise(pred)]
+    if not hits:
+        value = _to_float(pred)
+        hits = [i for i, c in enumerate(choices) if value is not None and _to_float(str(c)) is not None
+                and math.isclose(value, _to_float(str(c)), rel_tol=1e-9, abs_tol=1e-12)]
+    if len(hits) == 1:
+        return letters[hits[0]]
+    for pattern in (rf"[Aa]nswer\s*[:=]\s*\(?([{letters}])\b", rf"\b([{letters}])[.)]", rf"\b([{letters}])\b"):
+        found = re.findall(pattern, pred)
+        if found:
+            return found[-1]
+    return None
+
+
+# --- medical VQA (SLAKE, VQA-RAD): closed and open answers, LLaVA-Med style -----------------------------
+
+def medical_normalise(text: str) -> str:
+    """Lower case, parenthesised text and punctuation removed, whitespace collapsed."""
+    text = re.sub(r"\([^)]*\)", " ", text.lower())
+    text = text.translate(str.maketrans({c: " " for c in string.punctuation}))
+    return " ".join(text.split())
+
+
+def open_exact(pred: str | None, gold: str) -> bool:
+    return pred is not None and medical_normalise(pred) == medical_normalise(gold) != ""
+
+
+def closed_answer(pred: str | None, gold: str) -> bool:
+    """Yes/no golds: exactly one of yes/no in the answer, and it is the gold ("yes and no" is wrong).
+    Closed questions with another gold (SLAKE's "Which is bigger, ...?"): normalised exact match."""
+    if medical_normalise(gold) in ("yes", "no"):
+        return yes_no(pred, medical_normalise(gold))
+    return open_exact(pred, gold)
+
+
+def token_recall(pred: str | None, gold: str) -> float:
+    """Share of the gold's words found in the answer (LLaVA-Med's open-question recall), on normalised words."""
+    gold_words = medical_normalise(gold).split()
+    if not gold_words:
+        return 0.0
+    pred_words = set(medical_normalise(pred or "").split())
+    return sum(w in pred_words for w in gold_words) / len(gold_words)
+
+
+def is_yes_no(answer: str) -> bool:
+    return medical_normalise(answer) in ("yes", "no")
+
+
+# --- charts: ChartQA's relaxed accuracy -----------------------------------------------------------------
+
+def relaxed_correctness(pred: str | None, gold: str, max_relative_change: float = 0.05) -> bool:
+    """lmms-eval's `relaxed_correctness` (from Qwen-VL's ChartQA evaluation), unchanged: both sides read as
+    floats ("x%" -> x/100); a nonzero numeric gold is matched within 5% relative error; otherwise (a word,
+    or a gold of 0) case-insensitive exact match. So "12%" matches "0.12", "1,200" does not read as a number."""
+    if pred is None:
+        return False
+
+    def as_float(text: str) -> float | None:
+        try:
+            return float(text.rstrip("%")) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            return None
+
+    p, g = as_float(pred.strip()), as_float(gold.strip())
+    if p is not None and g:
+        return abs(p - g) / abs(g) <= max_relative_change
+    return pred.strip().lower() == gold.strip().lower()
+
+
+# --- maths: equivalence via math-verify, with a small fallback ------------------------------------------
+
+def _arithmetic(node) -> float:
+    """Evaluate +, -, *, / and square roots (`** 0.5`) of numbers; anything else raises ValueError."""
+    if isinstance(node, ast.Expression):
+        return _arithmetic(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _arithmetic(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Pow):  # only the square roots this module writes: no 9**9**9
+            if not (isinstance(node.right, ast.Constant) and node.right.value == 0.5):
+                raise ValueError("power")
+            return _arithmetic(node.left) ** 0.5
+        ops = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
+        if type(node.op) in ops:
+            return ops[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
+    raise ValueError("not arithmetic")
+
+
+def _latex_number(text: str) -> float | None:
+    """Fallback reader: a number, `a/b`, `\\frac{a}{b}`, `k\\sqrt{n}`, `\\pi` (degree signs, `x=` dropped)."""
+    t = re.sub(r"\\(?:left|right|,|!|;)|\^\{?\\circ\}?|°|\\%|\$|\s", "", text)
+    t = re.sub(r"^[a-zA-Z]\w*=", "", t)  # "x=5"
+    t = re.sub(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}", r"(\1)/(\2)", t)
+    t = re.sub(r"(\d*\.?\d+)?\\sqrt\{([^{}]+)\}", lambda m: f"({m.group(1) or 1})*(({m.group(2)})**0.5)", t)
+    t = re.sub(r"(\d*\.?\d+)?\\sqrt(\d+)", lambda m: f"({m.group(1) or 1})*(({m.group(2)})**0.5)", t)
+    t = re.sub(r"(\d*\.?\d+)?\\pi", lambda m: f"({m.group(1) or 1})*3.141592653589793", t)
+    if not t or not re.fullmatch(r"[\d.+\-*/()]+", t):
+        return None
+    try:
+        return _arithmetic(ast.parse(t, mode="eval"))
+    except (ValueError, SyntaxError, ZeroDivisionError, OverflowError, TypeError):
+        return None
+
+
+def _fallback_math_equal(pred: str, gold: str) -> bool:
+    a, b = re.sub(r"\s+", "", pred), re.sub(r"\s+", "", gold)
+    if a == b:
+        return True
+    x, y = _latex_number(pred), _latex_number(gold)
+    return x is not None and y is not None and math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def math_equal(pred: str | None, gold: str) -> bool:
+    """Mathematical equivalence with math-verify (`verify(parse(gold), parse(pred))`, gold first: the order
+    matters to it), both sides wrapped in `$...$` (unwrapped, `3\\sqrt{2}` parses as 3). Without math-verify
+    installed (`pip install 'vistakit[bench]'`), a fallback compares the strings, then simple numeric forms."""
+    if pred is None:
+        return False
+    try:
+        from math_verify import parse, verify as mv_verify
+    except ImportError:
+        return _fallback_math_equal(pred, gold)
+    gold_parsed, pred_parsed = parse(f"${gold}$"), parse(f"${pred}$")
+    if not gold_parsed or not pred_parsed:
+        return _fallback_math_equal(pred, gold)
+    return bool(mv_verify(gold_parsed, pred_parsed))
+
+
+def at_gold_precision(pred: str | None, gold: str) -> bool:
+    """MathVista's rule for numeric answers: the prediction rounded to the gold's decimal places equals the
+    gold (golds are written at the question's `precision`); other forms (`\\frac{3}{2}`) by math_equal."""
+    if pred is None:
+        return False
+    try:
+        p, g = float(pred.replace(",", "")), float(gold)
+    except ValueError:
+        return math_equal(pred, gold)
+    decimals = len(gold.split(".")[1]) if "." in gold else 0
+    return round(p, decimals) == round(g, decimals)
 
 
 # --- registry -------------------------------------------------------------------------------------------
@@ -110,8 +308,20 @@ def option(pred: str | None, gold: str) -> bool:
 class Verifier:
     extract: Extractor
     match: Matcher
-    # a task whose rows mix answer kinds picks its matcher by the row's `answer_type`; `match` is the default
-    by_answer_type: Mapping[str, Matcher] = field(default_factory=dict)
+    # a task whose rows mix answer kinds picks its matcher (or a whole Verifier, with its own extractor) by
+    # the row's `answer_type`; `match` is the default
+    by_answer_type: Mapping[str, "Matcher | Verifier"] = field(default_factory=dict)
+    # tasks with options: turns the extracted answer into the option letter, given the query's choices
+    choose: Callable[[str | None, Sequence[str]], str | None] | None = None
+    # extra per-response scores reported beside accuracy, never used for correctness (e.g. token recall)
+    scores: Mapping[str, Callable[[str | None, str], float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    pred: str | None
+    correct: bool
+    scores: dict[str, float]
 
 
 _REGISTRY: dict[str, Verifier] = {}
@@ -123,20 +333,36 @@ def register(task: str, verifier: Verifier) -> None:
 
 def get(task: str) -> Verifier:
     if task not in _REGISTRY:
+        import vistakit.tasks  # noqa: F401  (the built-in tasks register their verifiers on import)
+    if task not in _REGISTRY:
         raise KeyError(f"no verifier for task {task!r}; known tasks: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[task]
 
 
-def verify(task: str, response: str, gold: str, answer_type: str | None = None) -> tuple[str | None, bool]:
-    """(extracted answer, correct) for one response."""
+def check(task: str, response: str, gold: str, answer_type: str | None = None,
+          choices: Sequence[str] | None = None) -> Verdict:
+    """Extract, (map to an option letter,) match, and the task's extra scores, for one response."""
     verifier = get(task)
+    sub = verifier.by_answer_type.get(answer_type) if answer_type else None
+    if isinstance(sub, Verifier):
+        verifier, match = sub, sub.match
+    else:
+        match = sub or verifier.match
     pred = verifier.extract(response)
-    match = verifier.by_answer_type.get(answer_type, verifier.match) if answer_type else verifier.match
-    return pred, bool(match(pred, gold))
+    if verifier.choose is not None and choices:
+        pred = verifier.choose(pred, choices)
+    scores = {name: float(fn(pred, gold)) for name, fn in verifier.scores.items()}
+    return Verdict(pred, bool(match(pred, gold)), scores)
+
+
+def verify(task: str, response: str, gold: str, answer_type: str | None = None,
+           choices: Sequence[str] | None = None) -> tuple[str | None, bool]:
+    """(extracted answer, correct) for one response."""
+    verdict = check(task, response, gold, answer_type, choices)
+    return verdict.pred, verdict.correct
 
 
 for _name, _match in {"exact": exact, "number": number, "yes_no": yes_no, "option": option}.items():
     register(_name, Verifier(answer_line, _match))
-_BY_TYPE = {"number": number, "yes_no": yes_no, "word": exact, "option": option}
-register("answer", Verifier(answer_line, exact, _BY_TYPE))  # generic: the row's answer_type picks the matcher
-register("shapes", Verifier(answer_line, exact, _BY_TYPE))
+ANSWER_TYPES = {"number": number, "yes_no": yes_no, "word": exact, "option": option}
+register("answer", Verifier(answer_line, exact, ANSWER_TYPES))  # generic: the row's answer_type picks the matcher

@@ -17,19 +17,39 @@ from vistakit.models.segments import Segments, find_segments
 
 def query_messages(instruction: str, n_images: int = 1, system: str | None = None,
                    image_first: bool = True) -> list[dict]:
+    """Chat messages of one query. Every content is a list of typed parts (the system message too: LLaVA's
+    template renders only list contents)."""
     images, text = [{"type": "image"} for _ in range(n_images)], [{"type": "text", "text": instruction}]
     content = images + text if image_first else text + images
-    messages = [{"role": "system", "content": system}] if system else []
+    messages = [{"role": "system", "content": [{"type": "text", "text": system}]}] if system else []
     return messages + [{"role": "user", "content": content}]
 
 
 def render_query(processor, instruction: str, n_images: int = 1, system: str | None = None,
                  image_first: bool = True) -> str:
-    """The prompt text up to and including the assistant header, in the model's own chat template.
-    `image_first=False` is VISTA's swapped query (instruction before the image)."""
-    return processor.apply_chat_template(
+    """The prompt text up to and including the assistant header, in the model's own chat template; the
+    processor expands each image placeholder later. `image_first=False` is VISTA's swapped query
+    (instruction before the image).
+
+    Some templates render every image before the text whatever the content order (LLaVA-1.5's and
+    LLaVA-OneVision's: "Render all images first"). For those the swapped query puts the family's image
+    placeholder (`processor.image_token`) into text parts after the instruction, so that the template's own
+    glue between text parts is kept and the processor still expands them."""
+    text = processor.apply_chat_template(
         query_messages(instruction, n_images, system, image_first), add_generation_prompt=True, tokenize=False
     )
+    if image_first or n_images == 0 or not instruction or _instruction_first(processor, text, instruction):
+        return text
+    messages = query_messages(instruction, 0, system)
+    messages[-1]["content"] += [{"type": "text", "text": processor.image_token} for _ in range(n_images)]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    if not _instruction_first(processor, text, instruction):
+        raise ValueError("the chat template does not let the instruction come before the image")
+    return text
+
+
+def _instruction_first(processor, text: str, instruction: str) -> bool:
+    return text.rfind(instruction) < text.find(processor.image_token)
 
 
 @dataclass
@@ -57,8 +77,10 @@ def encode(
 ) -> Batch:
     """Pad prompts (+ response ids) into one batch. `images[i]` are the images of prompt i, in order."""
     tok = processor.tokenizer
-    flat = [im for ims in images for im in ims]
-    enc = processor(text=prompts, images=flat or None, padding=True, padding_side="left", return_tensors="pt")
+    # Images nested per prompt: LLaVA-OneVision counts a prompt's images to choose single- or multi-image
+    # processing; the other families flatten them.
+    nested = [list(ims) for ims in images] if any(images) else None
+    enc = processor(text=prompts, images=nested, padding=True, padding_side="left", return_tensors="pt")
     rows = [ids[m.bool()].tolist() for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
     prompt_lens = [len(r) for r in rows]
     if responses is not None:
@@ -83,6 +105,6 @@ def encode(
     inputs = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
     inputs.update(input_ids=input_ids, attention_mask=attention)
     if "mm_token_type_ids" in enc:  # Qwen-VL: 1 on image tokens, drives the M-RoPE positions
-        image_id = getattr(processor, "image_token_id", None)
-        inputs["mm_token_type_ids"] = (input_ids == image_id).long() * attention
+        types = processor.create_mm_token_type_ids(input_ids.tolist())
+        inputs["mm_token_type_ids"] = torch.as_tensor(types, dtype=enc["mm_token_type_ids"].dtype) * attention
     return Batch(inputs=inputs, response_start=starts, labels=labels if responses is not None else None)

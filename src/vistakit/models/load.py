@@ -24,18 +24,33 @@ def load_model(name_or_path: str | Path, dtype: str = "float32", attn_implementa
 
 
 def load(name_or_path: str | Path, dtype: str = "float32", attn_implementation: str = "sdpa",
-         device: str = "cpu", trust_remote_code: bool = False):
-    """(model, processor), the processor with left padding for batched generation."""
-    processor = load_processor(name_or_path, trust_remote_code=trust_remote_code)
+         device: str = "cpu", trust_remote_code: bool = False, min_pixels: int | None = None,
+         max_pixels: int | None = None):
+    """(model, processor), the processor with left padding for batched generation. `min_pixels` /
+    `max_pixels` bound the image size of Qwen-VL processors (None: the checkpoint's own setting)."""
+    processor = load_processor(name_or_path, trust_remote_code=trust_remote_code, min_pixels=min_pixels,
+                               max_pixels=max_pixels)
     processor.tokenizer.padding_side = "left"
     model = load_model(name_or_path, dtype, attn_implementation, device, trust_remote_code)
     return model, processor
 
 
+def load_kwargs(model_cfg) -> dict:
+    """`load`'s keyword arguments from a `config.ModelConfig`: `load(path, **load_kwargs(cfg.model))`."""
+    return dict(dtype=model_cfg.dtype, attn_implementation=model_cfg.attn_implementation, device=model_cfg.device,
+                trust_remote_code=model_cfg.trust_remote_code, min_pixels=model_cfg.min_pixels,
+                max_pixels=model_cfg.max_pixels)
+
+
 def save(model, processor, out_dir: str | Path, source: str | Path) -> None:
     """Save a trained model so that `load` reads it back like the checkpoint it came from."""
+    model.save_pretrained(Path(out_dir))
+    save_processor(processor, out_dir, source)
+
+
+def save_processor(processor, out_dir: str | Path, source: str | Path) -> None:
+    """The processor (and the tiny model's marker) beside weights already saved in `out_dir`."""
     out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     marker = Path(source) / TINY_MARKER
     if marker.exists():
