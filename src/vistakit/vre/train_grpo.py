@@ -33,6 +33,7 @@ from PIL import Image
 from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import query_messages
 from vistakit.models.load import load
+from vistakit.models.parts import freeze
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import read_jsonl, write_jsonl
 from vistakit.train_sft import _last_complete_checkpoint, fit
@@ -58,6 +59,7 @@ class GRPOSettings:
     save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume a killed GRPO step)"})
     bf16: bool = False
     gradient_checkpointing: bool = False
+    frozen: list[str] = field(default_factory=list, metadata={"help": "model parts kept frozen, as train.frozen"})
 
 
 def grpo_rows(queries: list[Query], system: str | None = None) -> list[dict]:
@@ -141,6 +143,7 @@ def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path
     if not queries:
         raise ValueError(f"no RL queries for {out_dir}")
     model, processor = load(base_model, device=device, **load_kwargs)
+    freeze(model, s.frozen)
     log = RolloutLog(out_dir / "rollouts.jsonl", make_rewards(model, processor))
     # a resumed step keeps the rollouts of the steps its checkpoint holds, and logs the rest again
     ckpt = _last_complete_checkpoint(out_dir / "checkpoints")
