@@ -142,18 +142,19 @@ def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str)
     )
 
 
-def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_examples: int, cfg: TrainConfig,
-        **load_kwargs) -> Path:
+def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_examples: int,
+        cfg: TrainConfig | None = None, **load_kwargs) -> Path:
     """Train (resuming from the last complete checkpoint), save the model, drop the checkpoints.
 
     `Trainer.save_model` writes on the main process only and gathers FSDP / ZeRO-3 shards, so the same code
     serves one process and `accelerate launch`. With LoRA, the adapter is saved, then merged into M_0."""
     ckpt_dir, main = Path(trainer.args.output_dir), trainer.is_world_process_zero()
+    lora = cfg is not None and cfg.lora is not None
     result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir, clean=main))
     model_dir = out_dir / "model"
-    trainer.save_model(str(out_dir / "adapter" if cfg.lora else model_dir))
+    trainer.save_model(str(out_dir / "adapter" if lora else model_dir))
     if main:
-        if cfg.lora:
+        if lora:
             merge_adapter(base_model, out_dir / "adapter", model_dir, processor, cfg.dtype, **load_kwargs)
         else:
             save_processor(processor, model_dir, base_model)
