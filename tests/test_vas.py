@@ -52,6 +52,24 @@ def test_vas_matches_eager_attention(tiny_path, tiny, padding_side, layers):
     assert model.config.text_config._attn_implementation == "sdpa"
 
 
+def test_vas_in_row_chunks_and_repeated_layers_match_eager(tiny_path, tiny, monkeypatch):
+    """Chunks of 2 response rows (a chunk boundary inside every response) give the same masses; a layer named
+    twice, or by a negative index, counts once."""
+    import vistakit.vas
+
+    model, processor = tiny
+    prompts, images, responses = _inputs(processor)
+    whole = segment_masses(model, processor, prompts, images, responses, layers=[1], padding_side="right")
+    monkeypatch.setattr(vistakit.vas, "ROW_CHUNK", 2)
+    chunked = segment_masses(model, processor, prompts, images, responses, layers=[1, -3, 1], padding_side="right")
+    slow = _eager_masses(tiny_path, prompts, images, responses, [1], "right")
+    torch.testing.assert_close(chunked, slow, atol=1e-4, rtol=0)
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=0)
+    per_layer = segment_masses(model, processor, prompts, images, responses, layers=[3, 0, 3], per_layer=True)
+    assert per_layer.shape == (2, 3, 3)  # layers 0 and 3, in that order
+    torch.testing.assert_close(per_layer[1], segment_masses(model, processor, prompts, images, responses, layers=[3]))
+
+
 def test_vas_is_independent_of_batch_company(tiny):
     """Padding is excluded: a row scored alone equals the same row scored in a padded batch."""
     model, processor = tiny

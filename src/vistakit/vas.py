@@ -5,8 +5,11 @@ chosen layer(s) the attention function is wrapped: besides the model's own atten
 call, for the response rows only, whose "values" are the one-hot segment indicators of the keys (sys, vis,
 ins). Its output for a row is exactly that row's attention mass on each segment (the softmax is over all
 keys, response included, so response-to-response mass stays out of the numerator and the denominator of S
-alike), and it comes from a fused kernel that never materialises the probabilities: extra memory is
-O(batch x heads x response x head_dim), never O(sequence^2), and no layer's attention weights are kept.
+alike). The call runs over chunks of `ROW_CHUNK` response rows, in float32, with the grouped keys repeated
+per head: a masked call with grouped-query heads (`enable_gqa`) has no fused CUDA kernel and falls back to
+one that materialises every score, so with repeated keys the fused memory-efficient kernel serves it, and
+where a kernel does materialise scores the chunk bounds them. Extra memory is O(batch x heads x sequence x
+head_dim) plus, at most, one chunk's scores; no layer's attention weights are kept.
 
 Choices SPEC.md leaves open, made here:
 - heads are averaged per row (the mean of per-head masses = the mass of the head-averaged map);
@@ -34,6 +37,7 @@ from vistakit.models.segments import vision_token_ids
 
 IMPLEMENTATION = "vistakit_vas"
 SEGMENTS = ("sys", "vis", "ins")
+ROW_CHUNK = 256  # response rows per extra attention call
 
 
 @dataclass
@@ -61,23 +65,28 @@ def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch
     b, heads, seq, dim = query.shape
     kv_heads = key.shape[1]
     r0 = cap.first_row
-    q = query[:, :, r0:]
+    # float32: the masses feed a z-score whose tie threshold is 1e-6; bf16 rounding (~1e-3) would swamp it
+    q = query[:, :, r0:].float()
+    k = key.float()
+    if kv_heads != heads:
+        k = k.repeat_interleave(heads // kv_heads, dim=1)
     # The indicators ride in the value slot, zero-padded to head_dim: fused kernels want equal q/k/v widths.
-    values = query.new_zeros(b, 1, seq, dim)
-    values[..., : len(SEGMENTS)] = cap.indicators.to(query.dtype).unsqueeze(1)
-    values = values.expand(b, kv_heads, seq, dim).contiguous()
-    if attention_mask is not None:
-        mask = attention_mask[:, :, r0:, :seq]
-    else:  # no padding: the model relied on is_causal, which SDPA aligns top-left; rows start at r0 here
-        rows = torch.arange(r0, seq, device=query.device)
-        mask = torch.arange(seq, device=query.device)[None, :] <= rows[:, None]
+    values = q.new_zeros(b, 1, seq, dim)
+    values[..., : len(SEGMENTS)] = cap.indicators.float().unsqueeze(1)
+    values = values.expand(b, heads, seq, dim).contiguous()
     scale = scaling if scaling is not None else 1 / math.sqrt(dim)
-    gqa = {"enable_gqa": True} if kv_heads != heads else {}  # grouped-query: no repeated keys in memory
-    mass = F.scaled_dot_product_attention(q, key, values, attn_mask=mask, scale=scale, **gqa)[..., : len(SEGMENTS)]
-    mass = torch.nan_to_num(mass.float().mean(1))  # (batch, rows, 3); fully masked (padding) rows -> 0
-    if cap.phases is not None:  # sums over each phase's rows instead of all response rows
-        return torch.einsum("brc,brp->bpc", mass, cap.phases[:, r0:].float())
-    return (mass * cap.rows[:, r0:, None]).sum(1)
+    weights = cap.phases.float() if cap.phases is not None else cap.rows[..., None].float()  # (batch, seq, P)
+    total = q.new_zeros(b, weights.shape[-1], len(SEGMENTS))
+    for c0 in range(r0, seq, ROW_CHUNK):
+        c1 = min(seq, c0 + ROW_CHUNK)
+        if attention_mask is not None:
+            mask = attention_mask[:, :, c0:c1, :seq]
+        else:  # no padding: the model relied on is_causal, which SDPA aligns top-left; rows start at c0 here
+            mask = torch.arange(seq, device=q.device)[None, :] <= torch.arange(c0, c1, device=q.device)[:, None]
+        out = F.scaled_dot_product_attention(q[:, :, c0 - r0 : c1 - r0], k, values, attn_mask=mask, scale=scale)
+        mass = torch.nan_to_num(out[..., : len(SEGMENTS)].mean(1))  # (batch, rows, 3); padding rows -> 0
+        total += torch.einsum("brc,brp->bpc", mass, weights[:, c0:c1])
+    return total if cap.phases is not None else total[:, 0]
 
 
 AttentionInterface.register(IMPLEMENTATION, _vas_attention)
@@ -89,6 +98,16 @@ def default_layers(model) -> list[int]:
     return [model.config.get_text_config().num_hidden_layers // 2]
 
 
+def resolve_layers(model, layers: list[int] | None) -> list[int]:
+    """`layers` (default: the middle one) as distinct indices >= 0, in the order the layers run."""
+    n = len(model.get_decoder().layers)
+    layers = default_layers(model) if layers is None else layers
+    bad = [i for i in layers if not -n <= i < n]
+    if bad or not layers:
+        raise ValueError(f"VAS layers {bad or layers} out of range for a model with {n} decoder layers")
+    return sorted({i % n for i in layers})
+
+
 @contextlib.contextmanager
 def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, rows: torch.Tensor,
                          phases: torch.Tensor | None = None):
@@ -96,11 +115,7 @@ def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, row
     ((batch, P, 3) with `phases`, a (batch, seq, P) 0/1 assignment of rows to phases)."""
     global _active
     decoder_layers = model.get_decoder().layers
-    n = len(decoder_layers)
-    bad = [i for i in layers if not -n <= i < n]
-    if bad:
-        raise ValueError(f"VAS layers {bad} out of range for a model with {n} decoder layers")
-    modules = {decoder_layers[i].self_attn: i for i in layers}
+    modules = {decoder_layers[i].self_attn: i for i in resolve_layers(model, layers)}
     text_config = model.config.get_text_config()
     previous = text_config._attn_implementation_internal
     first = rows.any(0).nonzero()
@@ -132,8 +147,8 @@ def segment_masses(model, processor, prompts: list[str], images: list[list[Image
                    responses: list[list[int]], layers: list[int] | None = None,
                    padding_side: str = "left", per_layer: bool = False) -> torch.Tensor:
     """(batch, 3): lambda_sys, lambda_vis, lambda_ins of each (prompt, response), head- and layer-averaged
-    ((layers, batch, 3) with `per_layer`, in the order the layers run)."""
-    layers = layers or default_layers(model)
+    ((layers, batch, 3) with `per_layer`, layers in ascending order, duplicates once)."""
+    layers = resolve_layers(model, layers)
     batch = encode(processor, prompts, images, responses, padding_side=padding_side)
     ind, rows = segment_indicators(batch, vision_token_ids(model.config, processor.tokenizer))
     dev = model.device
@@ -173,10 +188,10 @@ def phase_segment_masses(model, processor, prompts: list[str], images: list[list
     """(layers, batch, P, 3), layers in ascending order: lambda_sys/vis/ins of each response's phases, from the same single pass as
     `segment_masses`. `phases[i][p]` is phase p of response i as a [start, end) range of response token
     indices (0 = the first response token; an empty range gives zeros). Phases need not cover the response."""
-    layers = sorted(set(layers or default_layers(model)))  # masses come in the order the layers run
+    layers = resolve_layers(model, layers)
     n_phases = max(len(p) for p in phases)
     batch = encode(processor, prompts, images, responses, padding_side="left")
-    ind, rows = segment_indicators(batch, vision_token_ids(model.config))
+    ind, rows = segment_indicators(batch, vision_token_ids(model.config, processor.tokenizer))
     weights = torch.zeros(*rows.shape, n_phases)
     for i, (start, spans) in enumerate(zip(batch.response_start, phases)):
         for p, (a, z) in enumerate(spans):

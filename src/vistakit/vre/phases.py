@@ -25,7 +25,7 @@ from tqdm import tqdm
 from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import render_query
 from vistakit.runfolder import read_jsonl, write_json, write_jsonl
-from vistakit.vas import default_layers, phase_segment_masses, vision_ratio
+from vistakit.vas import phase_segment_masses, resolve_layers, vision_ratio
 from vistakit.vre.template import CLOSE, OPEN, strip_answer
 
 PHASES = ("before", "inside", "after")
@@ -104,7 +104,7 @@ def phase_attention(model, processor, queries: dict[str, Query], records: list[d
         return json.loads(summary_file.read_text())
     rows = score_phases(model, processor, queries, records, batch_size=batch_size, system=system)
     write_jsonl(out_dir / "phases.jsonl", rows)
-    summary = summarize(rows, layers or default_layers(model))
+    summary = summarize(rows, resolve_layers(model, layers))
     write_json(summary_file, summary)
     return summary
 
