@@ -17,7 +17,8 @@ from vistakit.models.load import load, load_kwargs, save
 from vistakit.models.processor import TINY_MARKER, PROCESSORS, load_processor
 from vistakit.models.segments import vision_token_ids
 from vistakit.models.tiny_families import FAMILIES, build_family_model
-from vistakit.prefix import prefix_resample, response_logits, score_negatives
+import vistakit.prefix
+from vistakit.prefix import critical_tokens, prefix_resample, response_logits, score_negatives
 from vistakit.sampling import HFBackend
 from vistakit.vas import segment_masses
 
@@ -158,7 +159,7 @@ def test_vas_matches_eager_attention(family):
     assert model.config.get_text_config()._attn_implementation == "sdpa"  # restored after the pass
 
 
-def test_critical_token_pass_matches_single_rows(family):
+def test_critical_token_pass_matches_single_rows(family, monkeypatch):
     name, _, model, processor = family
     prompts, images, responses = _queries(processor, image_first=False)
     responses = [r[:-1] for r in responses]  # negatives are scored without end-of-turn
@@ -173,6 +174,34 @@ def test_critical_token_pass_matches_single_rows(family):
     found = score_negatives(model, processor, prompts, images, responses)
     assert found == [score_negatives(model, processor, prompts[i:i + 1], images[i:i + 1], responses[i:i + 1])[0]
                      for i in range(3)]
+    # the chunked head (2 positions at a time here) finds what the full logits find, vision ids banned
+    vis = sorted(vision_token_ids(model.config, processor.tokenizer))
+    monkeypatch.setattr(vistakit.prefix, "LOGIT_CHUNK", 2)
+    late = 0
+    vocab = logits.shape[-1]
+    for k in range(5, vocab - len(vis), vocab // 10):  # the larger k, the later the critical tokens
+        expected = critical_tokens(logits, ids, spans, k, offset=offset, banned=vis)
+        assert score_negatives(model, processor, prompts, images, responses, top_k=k) == expected
+        late += sum(hit is not None and hit[0] >= 2 for hit in expected)
+    assert late > 0  # some critical token lies past the first chunk
+
+
+def test_critical_token_is_never_a_vision_token(family):
+    """A hook makes the image tokens the head's favourites: the replacement must still be a text token."""
+    name, _, model, processor = family
+    vis = sorted(vision_token_ids(model.config, processor.tokenizer))
+    prompts, images, responses = _queries(processor, image_first=False)
+    responses = [r[:-1] for r in responses]
+
+    def favour_images(module, args, out):
+        out[..., vis] += 1e4
+
+    handle = model.get_output_embeddings().register_forward_hook(favour_images)
+    try:
+        found = score_negatives(model, processor, prompts, images, responses)
+    finally:
+        handle.remove()
+    assert all(hit is not None and hit[1] not in vis for hit in found)
 
 
 def test_generate_never_emits_image_tokens(family):

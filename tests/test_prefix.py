@@ -1,9 +1,9 @@
 import torch
 from PIL import Image
 
-from vistakit.data import Query
+from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import render_query
-from vistakit.prefix import critical_tokens, prefix_resample
+from vistakit.prefix import critical_tokens, prefix_resample, response_logits
 from vistakit.sampling import HFBackend
 
 
@@ -26,6 +26,12 @@ def test_critical_token_on_hand_built_logits():
     assert critical_tokens(logits, ids, [(3, 7)], top_k=5) == [(2, 8)]
     assert critical_tokens(logits, ids, [(3, 7)], top_k=6) == [(3, 5)]  # 2 is now inside; 9 is not
     assert critical_tokens(logits, ids, [(3, 5)], top_k=5) == [None]  # r_0, r_1 both inside
+    # banned ids (vision placeholders) leave the top-k: with 0 and 1 banned, r_1=7 is 3rd, r_2=2 is 4th (inside),
+    # r_3=9 is out and its replacement is 5, never a banned id
+    assert critical_tokens(logits, ids, [(3, 7)], top_k=5, banned=[0, 1]) == [(3, 5)]
+    logits[0, 5] = _ranked([0, 5, 1, 2, 3, 4, 6, 7, 8])  # a banned top-1: the replacement is the best allowed
+    assert critical_tokens(logits, ids, [(3, 7)], top_k=5, banned=[0, 1]) == [(3, 5)]
+    assert critical_tokens(logits, ids, [(3, 7)], top_k=6) == [(3, 0)]
 
 
 def test_critical_token_with_padding_and_kept_logits():
@@ -58,9 +64,21 @@ def test_prefix_resample_records(tiny, image, tmp_path):
     negatives = [{"query_id": "q0", "sample": k, "source": "sample", "correct": False, "token_ids": wrong}
                  for k in range(2)]
     backend = HFBackend(model, processor)
+    calls = []
+    generate = backend.generate
+    backend.generate = lambda prompts, images, *a, prefixes=None, **k: (
+        calls.append((prompts, prefixes)) or generate(prompts, images, *a, prefixes=prefixes, **k))
     kw = dict(resamples=3, top_k=5, score_batch_size=2, temperature=1.0, max_new_tokens=8,
               queries_per_batch=4, seed=0)
     out = prefix_resample(backend, processor, [q], negatives, tmp_path / "prefix", **kw)
+    # the critical token is the one a plain full-logits pass on the swapped query finds, unbatched
+    swapped = render_query(processor, instruction_for(q), image_first=False)
+    logits, ids, spans, offset = response_logits(model, processor, [swapped], [[image.convert("RGB")]], [wrong])
+    [(j, top1)] = critical_tokens(logits, ids, spans, 5, offset=offset)
+    # continued from the ORIGINAL query (image first), once per negative, with prefix r_1..r_{j-1} + top-1
+    original = render_query(processor, instruction_for(q))
+    assert [p for prompts, _ in calls for p in prompts] == [original, original]
+    assert [x for _, prefixes in calls for x in prefixes] == [wrong[:j] + [top1]] * 2
     critical = [c for c in (tmp_path / "prefix" / "critical.jsonl").read_text().splitlines()]
     assert len(critical) == 2  # every negative is scored and written down
     # a random model has the wrong token outside its top-5 somewhere: both negatives give 3 resamples

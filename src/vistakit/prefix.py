@@ -27,20 +27,28 @@ from tqdm import tqdm
 from vistakit.data import Query, instruction_for
 from vistakit.labels import label_response
 from vistakit.models.inputs import encode, render_query
+from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sample import sample_queries
 from vistakit.scoring import scoring_model
 
+LOGIT_CHUNK = 512  # response positions whose logits exist at once in the critical-token pass
 
 def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[tuple[int, int]],
-                    top_k: int = 5, offset: int = 0) -> list[tuple[int, int] | None]:
+                    top_k: int = 5, offset: int = 0, banned: list[int] = ()) -> list[tuple[int, int] | None]:
     """Per row: (j, top-1 id) for the first response token r_j (j counted from the response start) that is
     not in the top-k of logits at the position before it; None when every token is. `spans[i]` is the
-    response's [start, end) in `input_ids`; `logits[:, t]` belongs to position `offset + t`."""
+    response's [start, end) in `input_ids`; `logits[:, t]` belongs to position `offset + t`. `banned` ids
+    (the vision placeholders, which sampling never emits) are left out of the top-k, so the replacement is
+    a token the sampler could have drawn."""
     found = []
     for row, (start, end) in enumerate(spans):
         pos = torch.arange(start, end, device=input_ids.device)
-        top = logits[row, pos - 1 - offset].topk(top_k, dim=-1).indices  # (n, k)
+        scores = logits[row, pos - 1 - offset]
+        if len(banned):
+            scores = scores.clone()
+            scores[:, list(banned)] = float("-inf")
+        top = scores.topk(top_k, dim=-1).indices  # (n, k)
         inside = (top == input_ids[row, pos].unsqueeze(-1)).any(-1)
         misses = (~inside).nonzero().flatten()
         found.append(None if len(misses) == 0 else (int(misses[0]), int(top[misses[0], 0])))
@@ -61,11 +69,31 @@ def response_logits(model, processor, prompts: list[str], images: list[list[Imag
     return logits, inputs["input_ids"], [(s, width) for s in batch.response_start], width - keep
 
 
+@torch.no_grad()
 def score_negatives(model, processor, prompts: list[str], images: list[list[Image.Image]],
                     responses: list[list[int]], top_k: int = 5) -> list[tuple[int, int] | None]:
-    """The critical token of each (prompt, response) from one batched pass (logits of responses only)."""
-    logits, input_ids, spans, offset = response_logits(model, processor, prompts, images, responses)
-    return critical_tokens(logits, input_ids, spans, top_k, offset=offset)
+    """The critical token of each (prompt, response) from one batched pass. The pass stops at the last
+    hidden states; the output head runs per row on `LOGIT_CHUNK` positions at a time, and a row stops at its
+    first critical token: logits of (batch x response x vocabulary), gigabytes for a 150k vocabulary at
+    2048 tokens, never exist at once."""
+    batch = encode(processor, prompts, images, responses, padding_side="left")
+    inputs = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+    hidden = getattr(model, model.base_model_prefix)(**inputs, use_cache=False).last_hidden_state
+    head = model.get_output_embeddings()
+    banned = sorted(vision_token_ids(model.config, processor.tokenizer))
+    ids, width = inputs["input_ids"], inputs["input_ids"].shape[1]
+    found = []
+    for row, start in enumerate(batch.response_start):
+        hit = None
+        for c0 in range(start, width, LOGIT_CHUNK):
+            c1 = min(width, c0 + LOGIT_CHUNK)
+            logits = head(hidden[row : row + 1, c0 - 1 : c1 - 1])  # predicts positions c0 .. c1-1
+            [hit] = critical_tokens(logits, ids[row : row + 1], [(c0, c1)], top_k, offset=c0 - 1, banned=banned)
+            if hit is not None:
+                hit = (hit[0] + c0 - start, hit[1])
+                break
+        found.append(hit)
+    return found
 
 
 def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,
