@@ -55,3 +55,23 @@ def test_prefix_only_keeps_every_correct_sample(runs):
     decisions = read_jsonl(run_dir / "round_1" / "select" / "decisions.jsonl")
     assert all(d["kept"] == (d["correct"] and d["finished"]) for d in decisions)
     assert not (run_dir / "round_1" / "filter").exists()
+
+
+def test_vas_cache_of_other_positives_is_refused(runs, tmp_path):
+    """A cached vas.jsonl is used only for the positives it was scored on, in their order."""
+    from vistakit.filter_vas import vas_filter
+    from vistakit.runfolder import write_jsonl
+
+    run_dir, _ = runs["vista-dpo"]
+    r1 = run_dir / "round_1"
+    cached = read_jsonl(r1 / "filter" / "vas.jsonl")
+    positives = [dict(d, kept=True) for d in cached]  # the keys the cache was written for
+    out = tmp_path / "filter"
+    write_jsonl(out / "vas.jsonl", cached)
+    kept = vas_filter(None, None, {}, positives, out, layers=None, tau=-0.5, batch_size=8, system=None)
+    assert [d["vas_ratio"] for d in kept] == [c["vas_ratio"] for c in cached]  # read, not rescored (no model)
+    first = next(i for i, c in enumerate(cached) if (c["query_id"], c["sample"]) != (cached[0]["query_id"], cached[0]["sample"]))
+    swapped = [cached[first]] + cached[1:first] + [cached[0]] + cached[first + 1:]
+    write_jsonl(out / "vas.jsonl", swapped)
+    with pytest.raises(RuntimeError, match="scores of other positives"):
+        vas_filter(None, None, {}, positives, out, layers=None, tau=-0.5, batch_size=8, system=None)

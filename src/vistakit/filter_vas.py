@@ -65,8 +65,14 @@ def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict
         with scoring_model(model) as m:
             scores = score_positives(m, processor, queries, positives, layers=layers, batch_size=batch_size,
                                      system=system)
-        write_jsonl(cache, [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
-                            for p, s in zip(positives, scores)])
-    if len(scores) != len(positives):
-        raise RuntimeError(f"{cache} holds {len(scores)} scores for {len(positives)} positives: delete it to rescore")
+        scores = [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
+                  for p, s in zip(positives, scores)]
+        write_jsonl(cache, scores)
+    if [_key(s) for s in scores] != [_key(p) for p in positives]:
+        raise RuntimeError(f"{cache} holds scores of other positives ({len(scores)} for {len(positives)}): "
+                           "delete it to rescore")
     return apply_vas(decisions, scores, tau)
+
+
+def _key(record: dict) -> tuple:
+    return record["query_id"], record["source"], record["sample"]
