@@ -23,12 +23,10 @@ SHRINK = [
 ]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def _run_recipe(root: Path, extra: list[str] = ()) -> Path:
     import datasets
     import huggingface_hub.constants
 
-    root = tmp_path_factory.mktemp("paper")
     mp = pytest.MonkeyPatch()
     mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     mp.setattr(datasets.config, "HF_HUB_OFFLINE", True)
@@ -37,13 +35,18 @@ def run(tmp_path_factory):
                "geometry3k": fx.geometry3k_release(root / "geometry3k"), "scienceqa": fx.scienceqa_hub(root / "sqa"),
                "chartqa": fx.chartqa_release(root / "ChartQA")}
     run_dir = root / "run"
-    argv = ["run", str(RECIPE), f"run_dir={run_dir}", *SHRINK,
+    argv = ["run", str(RECIPE), f"run_dir={run_dir}", *SHRINK, *extra,
             *(f"data.sources.{name}={path}" for name, path in sources.items())]
     try:
         assert main(argv) == 0
     finally:
         mp.undo()
     return run_dir
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return _run_recipe(tmp_path_factory.mktemp("paper"))
 
 
 def test_training_split_is_the_three_in_domain_sets(run):
@@ -97,3 +100,29 @@ def test_sft_trains_on_benchmark_queries(run, tmp_path):
     model = train_sft(str(run / "base_model"), examples, tmp_path / "sft", cfg)
     log = json.loads((tmp_path / "sft" / "train_log.json").read_text())
     assert Path(model).exists() and log
+
+
+VRE_SHRINK = ["vre.scorer=policy", "vre.partition_samples=2", "vre.grpo.num_generations=2",
+              "vre.grpo.queries_per_step=2", "vre.grpo.max_queries=2", "vre.hard_at=-1.0",
+              "r3v.test_candidates=2"]
+
+
+@pytest.mark.parametrize("method", ["vre", "r3v"])
+def test_vre_and_r3v_run_on_benchmark_sets(tmp_path, method):
+    """Both methods' own steps (sft_eval, reflection scoring by the policy, attention per phase; test-time
+    self-select) on named evaluation sets, each in its own folder."""
+    run = _run_recipe(tmp_path, [f"method={method}", *VRE_SHRINK])
+    history = json.loads((run / "metrics.json").read_text())
+    assert [h["round"] for h in history] == [0, 1]
+    n_test = sum(s["n"] for s in history[1]["eval_sets"].values())
+    if method == "vre":
+        sft = json.loads((run / "round_1" / "sft_eval" / "metrics.json").read_text())
+        assert list(sft["eval_sets"]) == list(history[1]["eval_sets"])
+        assert history[1]["sft_accuracy"] == pytest.approx(sft["accuracy"])
+        assert len(read_jsonl(run / "round_1" / "phases" / "phases.jsonl")) == n_test
+        decisions = read_jsonl(run / "round_1" / "reflect" / "decisions.jsonl")
+        scored = [d for d in decisions if d.get("reflection_score") is not None]
+        assert all(0.0 <= d["reflection_score"] <= 1.0 for d in scored)  # the policy judged them
+    else:
+        assert len(read_jsonl(run / "round_1" / "self_select" / "candidates" / "samples.jsonl")) == 2 * n_test
+        assert 0.0 <= history[1]["self_select_accuracy"] <= 1.0

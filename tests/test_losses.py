@@ -23,6 +23,8 @@ def test_sft_loss_matches_hand_computation():
     assert math.isclose(float(sft_loss(logits, labels)), expected, rel_tol=1e-6)
     total, count = sequence_logprobs(logits, labels)
     assert count.tolist() == [2, 1]
-    # not the token average over the batch (what TRL/HF Trainer compute)
+    torch.testing.assert_close(total, torch.tensor([logp(0, 1, 2) + logp(0, 2, 0), logp(1, 2, 1)]))
+    # these values tell SPEC's loss from the token average over the batch (what TRL/HF Trainer compute), so
+    # the first assertion would catch a token-averaged loss
     token_avg = -(logp(0, 1, 2) + logp(0, 2, 0) + logp(1, 2, 1)) / 3
     assert not math.isclose(expected, token_avg, rel_tol=1e-3)

@@ -114,9 +114,13 @@ def test_r3v_round_files(runs):
         assert counts == {k: len(read_jsonl(r / "r3v" / f"{k}.jsonl")) for k in ("self_cot", "refine", "select")}
         assert {"self_select_accuracy", "test_at_k", "majority_accuracy"} <= set(history[t])
         assert len(read_jsonl(r / "self_select" / "candidates" / "samples.jsonl")) == 3 * 8
-    # the pool grows: round 2 pairs come from the samples of rounds 1 and 2
-    pool2 = {(e["query_id"], e["response"]) for e in read_jsonl(run_dir / "round_2" / "r3v" / "self_cot.jsonl")}
-    assert len(pool2) >= len(read_jsonl(run_dir / "round_1" / "r3v" / "self_cot.jsonl"))
+    # the pool grows: every query with a round-1 positive has a self-CoT example in round 2, even where round 2
+    # sampled no positive for it, and every example is a sample of round 1 or 2
+    cot = {t: read_jsonl(run_dir / f"round_{t}" / "r3v" / "self_cot.jsonl") for t in (1, 2)}
+    assert cot[1] and {e["query_id"] for e in cot[1]} <= {e["query_id"] for e in cot[2]}
+    sampled = {(r["query_id"], r["response"]) for t in (1, 2)
+               for r in read_jsonl(run_dir / f"round_{t}" / "sample" / "samples.jsonl") if r["correct"]}
+    assert all((e["query_id"], e["response"]) in sampled for e in cot[2])
 
 
 @pytest.mark.parametrize("method", ["vre", "r3v"])

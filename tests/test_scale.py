@@ -95,6 +95,7 @@ def fake_vllm(monkeypatch, tiny):
         pass
 
     vllm.LLM, vllm.SamplingParams, vllm.inputs = FakeLLM, FakeSamplingParams, inputs
+    import trl.trainer.grpo_trainer  # noqa: F401  TRL probes for vllm on import: before the fake exists
     inputs.TokensPrompt = TokensPrompt
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
@@ -280,6 +281,26 @@ def test_loop_samples_with_vllm_and_scores_with_hf(fake_vllm, tmp_path, monkeypa
     assert prefixes and all(any(r["prompt_token_ids"][-len(p):] == p for r in resampled) for p in prefixes)
     assert (r1 / "filter" / "vas.jsonl").exists() and (r1 / "train" / "DONE").exists()
     assert len(history) == 2
+
+
+@pytest.mark.parametrize("scorer", ["scene", "policy"])
+def test_vre_on_vllm(fake_vllm, tmp_path, scorer):
+    """VRE's own steps on the vLLM backend: sampling, re-examination and partitioning on vLLM; the policy
+    judge and the attention per phase on the HF scoring model; every engine shut down before the next."""
+    from vistakit.loop import Loop
+    from vistakit.runfolder import read_jsonl
+
+    preset = resources.files("vistakit.presets") / "demo.yaml"
+    cfg = load_config(preset, TINY_RUN + ["method=vre", "sampling.backend=vllm", f"run_dir={tmp_path}",
+                                          f"vre.scorer={scorer}", "vre.partition_samples=2",
+                                          "vre.grpo.num_generations=2", "vre.grpo.queries_per_step=2",
+                                          "vre.grpo.max_queries=2", "vre.hard_at=-1.0"])
+    history = Loop(cfg).run()
+    assert len(history) == 2 and (tmp_path / "round_1" / "phases" / "summary.json").exists()
+    assert all(e.events[-1] == "shutdown" for e in fake_vllm.instances)
+    decisions = read_jsonl(tmp_path / "round_1" / "reflect" / "decisions.jsonl")
+    scores = {d["reflection_score"] for d in decisions if d.get("reflection_score") is not None}
+    assert scores <= {0.0, 1.0} if scorer == "scene" else all(0 < x < 1 for x in scores)
 
 
 def test_unknown_backend_is_a_config_error(tmp_path):

@@ -79,6 +79,12 @@ def test_accuracy_reward():
     yes_no = accuracy_reward(["Answer: yes", "Answer: yes and no"], answer=["yes"] * 2, task=["shapes"] * 2,
                              answer_type=["yes_no"] * 2)
     assert yes_no == [1.0, 0.0]
+    # multiple choice: the choice's text names the option, as in evaluation (choices arrive as JSON from
+    # grpo_rows, or as lists)
+    options = json.dumps(["frog", "dog"])
+    mc = accuracy_reward(["Answer: dog", "Answer: B", "Answer: frog", "Answer: a cat"], answer=["B"] * 4,
+                         task=["scienceqa"] * 4, answer_type=["option"] * 4, choices=[options] * 3 + [["frog", "dog"]])
+    assert mc == [1.0, 1.0, 0.0, 0.0]
 
 
 def test_reflection_reward_scene():
@@ -165,14 +171,17 @@ def test_reconstruct_cold_start_and_own_reflections(tiny, tmp_path):
                                                       "response": text, "token_ids": [5, 6], "correct": correct,
                                                       "finished": finished}
     records = [rec("q1", PLAIN, True), rec("q1", "red shapes: 3\nAnswer: 3", False), rec("q1", PLAIN, True, False),
-               rec("q1", GOOD, True), rec("q1", RESTATED, True), rec("q2", "circles: 2\nAnswer: 2", True)]
+               rec("q1", GOOD, True), rec("q1", RESTATED, True), rec("q2", "circles: 2\nAnswer: 2", True),
+               # correct, but its answer line comes before a reflection: a rebuild would not parse as the template
+               rec("q1", "red shapes: 2\nAnswer: 2\n<reflection>\nred circle: 1\n</reflection>", True)]
     backend = FakeBackend(processor, {
         "Is there a red circle?": "red circle: 1\nAnswer: yes", "Is there a red square?": "red square: 1\nAnswer: yes",
         "Is there a red triangle?": "red triangle: 0\nAnswer: no", "Is there a blue circle?": "blue circle: 2\nAnswer: yes"})
     out = reconstruct(backend, {"q1": q, "q2": q2}, records, tmp_path / "reflect", scorer=SceneScorer(), max_claims=4,
                       max_new_tokens=16, queries_per_batch=4, seed=0)
-    assert [d["reason"] for d in out] == ["kept", "incorrect", "unfinished", "kept", "kept", "reflection_rejected"]
-    assert [d["reflection_source"] for d in out] == ["rebuilt", None, None, "own", "rebuilt", "rebuilt"]
+    assert [d["reason"] for d in out] == ["kept", "incorrect", "unfinished", "kept", "kept", "reflection_rejected",
+                                          "no_reflection"]
+    assert [d["reflection_source"] for d in out] == ["rebuilt", None, None, "own", "rebuilt", "rebuilt", None]
     assert out[0]["train_response"] == GOOD  # M's own answers, written into the template
     assert out[3]["train_response"] == GOOD  # its own reflection, accepted as is
     assert out[4]["train_response"] == GOOD  # a restating reflection is rebuilt

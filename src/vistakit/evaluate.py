@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from vistakit.data import Query
-from vistakit.runfolder import write_json
+from vistakit.runfolder import read_jsonl, write_json
 from vistakit.sample import sample_queries
 
 
@@ -87,8 +87,25 @@ def combine(per_set: dict[str, dict], in_domain: set[str]) -> dict:
 def evaluate_sets(backend, processor, sets: dict[str, list[Query]], out_dir: Path, *, in_domain: set[str],
                   **kwargs) -> dict:
     """Each set into `out_dir/<set>/` (samples.jsonl, metrics.json); their combination into out_dir/metrics.json."""
-    per_set = {name: evaluate(backend, processor, queries, out_dir / name.replace(":", "-"), **kwargs)
+    per_set = {name: evaluate(backend, processor, queries, set_dir(out_dir, name), **kwargs)
                for name, queries in sets.items()}
     metrics = combine(per_set, in_domain)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def set_dir(out_dir: Path, name: str) -> Path:
+    """The folder of evaluation set `name` ('slake', 'slake:validation') inside an evaluation folder."""
+    return out_dir / name.replace(":", "-")
+
+
+def eval_queries(test: list[Query] | dict[str, list[Query]]) -> list[Query]:
+    """The queries of one evaluation set, or of every named set (benchmark ids name their set and split)."""
+    return [q for qs in test.values() for q in qs] if isinstance(test, dict) else list(test)
+
+
+def eval_samples(out_dir: Path, test: list[Query] | dict[str, list[Query]]) -> list[dict]:
+    """The greedy samples an evaluation wrote into `out_dir` (one set, or every named set's folder)."""
+    if isinstance(test, dict):
+        return [r for name in test for r in read_jsonl(set_dir(out_dir, name) / "samples.jsonl")]
+    return read_jsonl(out_dir / "samples.jsonl")

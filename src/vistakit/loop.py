@@ -159,8 +159,9 @@ class Loop:
                 obj.close()
         self._sampler, self._scorer = None, None
 
-    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]]) -> dict:
-        out, e = round_dir / "eval", self.cfg.eval
+    def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]],
+                  folder: str = "eval") -> dict:
+        out, e = round_dir / folder, self.cfg.eval
         if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
             return json.loads((out / "metrics.json").read_text())
         backend = self._backend(model_path)

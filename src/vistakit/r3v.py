@@ -28,13 +28,13 @@ Where vistakit departs from R3V's code, and why:
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 from collections import Counter
 from pathlib import Path
 
 from vistakit.data import Query, instruction_for
+from vistakit.evaluate import eval_queries
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed, sample_queries
 from vistakit.select_samples import select_correct
@@ -101,8 +101,7 @@ def r3v_round(loop, current: str, m0: str, train: list[Query], test: list[Query]
         else:
             backend = loop._backend(current)
             records = loop._collect(backend, train, round_dir, t)
-            del backend
-            gc.collect()
+            loop._close_backend()
             write_jsonl(round_dir / "select" / "decisions.jsonl", select_correct(records, dedup=False))
             sets = build_examples(by_id, _pool(loop, records, t), random.Random(batch_seed(loop.cfg.seed, "r3v", t)))
             for k in KINDS:
@@ -123,6 +122,7 @@ def r3v_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
         return stats
     if not (out_dir / "metrics.json").exists():
         cfg, e = loop.cfg, loop.cfg.eval
+        test = eval_queries(test)  # named evaluation sets: self-select over all of them
         t = int(round_dir.name.split("_")[1])
         backend = loop._backend(model)
         common = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=loop.system)
@@ -136,8 +136,7 @@ def r3v_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
         picks = sample_queries(backend, backend.processor, test, out_dir / "selected", samples_per_query=1,
                                temperature=0.0, seed=0, instructions=prompts, source="self_select",
                                desc="self-select", **common)
-        del backend
-        gc.collect()
+        loop._close_backend()
         write_json(out_dir / "metrics.json", select_metrics(test, by_query, picks))
     stats.update(json.loads((out_dir / "metrics.json").read_text()))
     return stats

@@ -99,9 +99,12 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
         for j in range(candidates):
             answer_set = {question: a[j] for question, a in answers.get(q.id, {}).items() if j < len(a)}
             reflection = _reflection(q, questions, answer_set, max_claims).strip()
-            if reflection and reflection not in seen:
+            response = build_response(reasoning, reflection, answer_line)
+            # a sample whose text already held tags or an answer line mid-way rebuilds into a response that
+            # does not parse as the template: never a training target
+            if reflection and reflection not in seen and split_response(response) is not None:
                 seen.add(reflection)
-                owners.append((i, build_response(reasoning, reflection, answer_line), j))
+                owners.append((i, response, j))
                 items.append(_item(q, reasoning, reflection))
     built: dict[int, tuple[str, float, int]] = {}  # sample -> (response, score, candidate index)
     for (i, response, j), score in zip(owners, scorer(items) if items else []):

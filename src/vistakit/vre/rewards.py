@@ -36,12 +36,14 @@ def format_reward(completions, **kwargs) -> list[float]:
     return [float(split_response(completion_text(c)) is not None) for c in completions]
 
 
-def accuracy_reward(completions, answer, task=None, answer_type=None, **kwargs) -> list[float]:
+def accuracy_reward(completions, answer, task=None, answer_type=None, choices=None, **kwargs) -> list[float]:
     n = len(completions)
     tasks = task if task is not None else ["exact"] * n
     types = answer_type if answer_type is not None else [None] * n
-    return [float(verify(t, completion_text(c), str(a), answer_type=at)[1])
-            for c, a, t, at in zip(completions, answer, tasks, types)]
+    # multiple choice: an answer naming the choice's text is right, as in evaluation (JSON in TRL's dataset)
+    options = [json.loads(c) if isinstance(c, str) else c for c in (choices if choices is not None else [None] * n)]
+    return [float(verify(t, completion_text(c), str(a), answer_type=at, choices=ch)[1])
+            for c, a, t, at, ch in zip(completions, answer, tasks, types, options)]
 
 
 def reflection_reward(completions, scorer: Scorer, **kwargs) -> list[float]:

@@ -23,18 +23,18 @@ Choices where SPEC.md and the paper are silent, made here:
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import random
 from pathlib import Path
 
 from vistakit.data import Query
-from vistakit.evaluate import evaluate
+from vistakit.evaluate import eval_queries, eval_samples
 from vistakit.loop import example
 from vistakit.models.load import load, save
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed
+from vistakit.scoring import scoring_model
 from vistakit.vre import phases
 from vistakit.vre.partition import partition_step
 from vistakit.vre.reconstruct import reconstruct
@@ -75,13 +75,12 @@ def sft_set(loop, train: list[Query], round_dir: Path, t: int, current: str) -> 
     backend = loop._backend(current)
     records = loop._collect(backend, train, round_dir, t)
     s = loop.cfg.sampling
-    decisions = reconstruct(backend, by_id, records, round_dir / "reflect", scorer=_scorer(loop, backend.model, backend.processor),
+    decisions = reconstruct(backend, by_id, records, round_dir / "reflect", scorer=_scorer(loop, loop._scorer, backend.processor),
                             max_claims=loop.cfg.vre.max_reflection_claims, max_new_tokens=s.max_new_tokens,
                             candidates=loop.cfg.vre.reflection_candidates, temperature=s.temperature,
                             queries_per_batch=s.queries_per_batch, seed=loop.cfg.seed * 1000 + t,
                             system=loop.system)
-    del backend  # free the sampler before training loads M_0
-    gc.collect()
+    loop._close_backend()  # free the sampler (and scorer) before training loads M_0
     kept = [d for d in decisions if d["kept"]]
     write_jsonl(round_dir / "select" / "decisions.jsonl", [{k: v for k, v in d.items() if k != "token_ids"} for d in decisions])
     write_jsonl(round_dir / "select" / "train_set.jsonl", kept)
@@ -100,8 +99,7 @@ def rl_queries(loop, train: list[Query], sft_model: str, round_dir: Path, t: int
                           temperature=s.temperature, max_new_tokens=s.max_new_tokens,
                           queries_per_batch=s.queries_per_batch, seed=cfg.seed * 1000 + t, easy_at=v.easy_at,
                           hard_at=v.hard_at, system=loop.system)
-    del backend
-    gc.collect()
+    loop._close_backend()
     by_id = {q.id: q for q in train}
     unstable = [by_id[r["query_id"]] for r in rows if r["label"] == "unstable"]
     cap = v.grpo.max_queries
@@ -119,12 +117,9 @@ def vre_round(loop, current: str, m0: str, train: list[Query], test: list[Query]
     base = tagged_base(loop, m0)
     examples = [] if is_done(round_dir / "train") else sft_set(loop, train, round_dir, t, current)
     sft_model = loop._train(base, examples, round_dir / "train", v.train or cfg.train)
-    if v.eval_sft and not (round_dir / "sft_eval" / "metrics.json").exists():
-        backend = loop._backend(sft_model)
-        evaluate(backend, backend.processor, test, round_dir / "sft_eval", max_new_tokens=cfg.eval.max_new_tokens,
-                 queries_per_batch=cfg.eval.queries_per_batch, system=loop.system)
-        del backend
-        gc.collect()
+    if v.eval_sft:
+        loop._evaluate(sft_model, round_dir, test, folder="sft_eval")
+        loop._close_backend()
     queries = rl_queries(loop, train, sft_model, round_dir, t)
     model = sft_model
     if queries:
@@ -143,8 +138,8 @@ def vre_round(loop, current: str, m0: str, train: list[Query], test: list[Query]
 def vre_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict:
     """Per-round VRE numbers for the history: template use and reflection gain of the eval responses, the
     attention-per-phase summary, the SFT model's accuracy, the partition and the GRPO rewards."""
-    records = read_jsonl(round_dir / "eval" / "samples.jsonl")
-    by_id = {q.id: q for q in test}
+    records = eval_samples(round_dir / "eval", test)
+    by_id = {q.id: q for q in eval_queries(test)}
     out: dict = {"format_rate": sum(split_response(r["response"]) is not None for r in records) / max(len(records), 1)}
     with_scene = [r for r in records if by_id[r["query_id"]].scene is not None]
     if with_scene:
@@ -168,11 +163,11 @@ def vre_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
             summary = json.loads(summary_file.read_text())
         else:
             backend = loop._backend(model)
-            summary = phases.phase_attention(backend.model, backend.processor, by_id, records, round_dir / "phases",
-                                             batch_size=loop.cfg.vre.phase_batch_size,
-                                             layers=loop.cfg.vista.vas_layers, system=loop.system)
-            del backend
-            gc.collect()
+            with scoring_model(loop._scorer) as scorer:
+                summary = phases.phase_attention(scorer, backend.processor, by_id, records, round_dir / "phases",
+                                                 batch_size=loop.cfg.vre.phase_batch_size,
+                                                 layers=loop.cfg.vista.vas_layers, system=loop.system)
+            loop._close_backend()
         out["phase_S"] = summary["headline"]
         phases.plot(loop.run_dir, loop.run_dir / "phase_attention.png")
     if (round_dir / "sft_eval" / "metrics.json").exists():

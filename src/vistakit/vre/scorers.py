@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 
 from vistakit.models.inputs import encode, render_query
+from vistakit.scoring import scoring_model
 
 JUDGE_QUESTION = ("Does the reflection add visual evidence about the image that the reasoning does not already "
                   "state? Answer yes or no.")
@@ -79,7 +80,8 @@ class SceneScorer:
 
 class LocalModelScorer:
     """A local VLM as the judge: P(yes) against P(no) for its first answer token. Pass the policy's own
-    model object to score with the policy itself (it is used in eval mode, without gradients)."""
+    model object to score with the policy itself (it is used in eval mode, without gradients), or the loop's
+    `scoring.ScoringModel` (loaded, and a vLLM sampler put to sleep, only while a batch is judged)."""
 
     YES, NO = ("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No")
 
@@ -95,20 +97,26 @@ class LocalModelScorer:
 
     @torch.no_grad()
     def __call__(self, items: list[ReflectionItem]) -> list[float]:
-        was_training = self.model.training
-        self.model.eval()
+        with scoring_model(self.model) as model:
+            return self._score(model, items)
+
+    def _score(self, model, items: list[ReflectionItem]) -> list[float]:
+        was_training = model.training
+        model.eval()
         scores = []
         try:
             for b in range(0, len(items), self.batch_size):
                 chunk = items[b : b + self.batch_size]
-                prompts = [render_query(self.processor, judge_prompt(it), 1, self.system) for it in chunk]
-                batch = encode(self.processor, prompts, [[_image(it.image)] for it in chunk])
-                inputs = {k: v.to(self.model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
-                probs = self.model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1].float().softmax(-1)
+                images = [[] if it.image is None else [_image(it.image)] for it in chunk]
+                prompts = [render_query(self.processor, judge_prompt(it), len(ims), self.system)
+                           for it, ims in zip(chunk, images)]
+                batch = encode(self.processor, prompts, images)
+                inputs = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
+                probs = model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1].float().softmax(-1)
                 yes, no = probs[:, self.yes].sum(-1), probs[:, self.no].sum(-1)
                 scores += (yes / (yes + no).clamp(min=1e-12)).tolist()
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
         return scores
 
 
@@ -153,8 +161,8 @@ class OpenAIScorer:
 def make_scorer(kind: str, *, policy=None, processor=None, model_path: str | None = None,
                 url: str | None = None, api_key_env: str | None = None, system: str | None = None,
                 device: str = "cpu") -> Scorer:
-    """`kind`: scene | policy (the `policy` model object) | local (`model_path`) | openai (`url`, `model_path`
-    as the endpoint's model name)."""
+    """`kind`: scene | policy (`policy`: the policy model object or a `scoring.ScoringModel`) | local
+    (`model_path`) | openai (`url`, `model_path` as the endpoint's model name)."""
     if kind == "scene":
         return SceneScorer()
     if kind == "policy":

@@ -66,7 +66,8 @@ def grpo_rows(queries: list[Query], system: str | None = None) -> list[dict]:
     """TRL's conversational prompt + image per query, and the columns the rewards read."""
     return [{"prompt": query_messages(instruction_for(q), len(q.images), system),
              "images": [Image.open(p).convert("RGB") for p in q.images], "query_id": q.id, "question": q.question,
-             "answer": q.answer, "task": q.task, "answer_type": q.answer_type, "scene": json.dumps(q.scene)}
+             "answer": q.answer, "task": q.task, "answer_type": q.answer_type, "choices": json.dumps(q.choices),
+             "scene": json.dumps(q.scene)}
             for q in queries]
 
 
