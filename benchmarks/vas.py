@@ -5,7 +5,8 @@
 Prints, per sequence length: the forward time with the VAS capture / the plain SDPA forward time (goal
 <= 1.05), and the extra peak memory of the VAS forward, of the plain forward, and of an eager forward with
 `output_attentions=True` (goal: VAS >= 10x less than eager). Memory on CPU is the peak RSS growth of a
-fresh subprocess per mode (allocations too small to show up read as ~0); on CUDA, max_memory_allocated.
+fresh subprocess per mode, the least of 3 (allocations too small to show up read as ~0); on CUDA,
+max_memory_allocated.
 The model is a randomly initialised Qwen2.5-VL built locally (no download); the batch is two rows (one
 10% shorter, left-padded) with a 448 px image (256 image tokens) and the response as the second half.
 """
@@ -121,10 +122,13 @@ def memory_child(path: str, seq: int, mode: str, device: str) -> None:
     print(json.dumps({"extra_mib": extra}))
 
 
-def memory(path: Path, seq: int, mode: str, device: str) -> float:
+def memory(path: Path, seq: int, mode: str, device: str, runs: int = 3) -> float:
+    """The least extra peak memory over `runs` fresh processes: RSS growth carries allocator noise of a few
+    tens of MiB, which only ever adds."""
     cmd = [sys.executable, __file__, "--child", str(path), str(seq), mode, "--device", device]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    return json.loads(out)["extra_mib"]
+    outs = [subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            for _ in range(runs)]
+    return min(json.loads(out)["extra_mib"] for out in outs)
 
 
 def timing(path: Path, seq: int, device: str, reps: int) -> dict:

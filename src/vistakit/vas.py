@@ -5,11 +5,12 @@ chosen layer(s) the attention function is wrapped: besides the model's own atten
 call, for the response rows only, whose "values" are the one-hot segment indicators of the keys (sys, vis,
 ins). Its output for a row is exactly that row's attention mass on each segment (the softmax is over all
 keys, response included, so response-to-response mass stays out of the numerator and the denominator of S
-alike). The call runs over chunks of `ROW_CHUNK` response rows, in float32, with the grouped keys repeated
-per head: a masked call with grouped-query heads (`enable_gqa`) has no fused CUDA kernel and falls back to
-one that materialises every score, so with repeated keys the fused memory-efficient kernel serves it, and
-where a kernel does materialise scores the chunk bounds them. Extra memory is O(batch x heads x sequence x
-head_dim) plus, at most, one chunk's scores; no layer's attention weights are kept.
+alike). The call runs over chunks of `ROW_CHUNK` response rows, in float32. On CUDA the grouped keys are
+repeated per head: a masked call with grouped-query heads (`enable_gqa`) has no fused CUDA kernel and falls
+back to one that materialises every score; with repeated keys the fused memory-efficient kernel serves it,
+and where a kernel does materialise scores the chunk bounds them. Extra memory is O(batch x heads x sequence
+x head_dim) plus, at most, one chunk's scores; no layer's attention weights are kept. (An explicit
+softmax(q k^T) per chunk reduced against the indicators gives the same masses but ran 2.6x slower on CPU.)
 
 Choices SPEC.md leaves open, made here:
 - heads are averaged per row (the mean of per-head masses = the mass of the head-averaged map);
@@ -68,22 +69,27 @@ def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch
     # float32: the masses feed a z-score whose tie threshold is 1e-6; bf16 rounding (~1e-3) would swamp it
     q = query[:, :, r0:].float()
     k = key.float()
-    if kv_heads != heads:
+    # Grouped-query heads: PyTorch's CPU flash kernel takes them with a mask (measured: faster than repeated
+    # keys); CUDA's fused kernels do not (transformers' `use_gqa_in_sdpa` says so too), so keys are repeated.
+    gqa = kv_heads != heads and query.device.type == "cpu"
+    if kv_heads != heads and not gqa:
         k = k.repeat_interleave(heads // kv_heads, dim=1)
     # The indicators ride in the value slot, zero-padded to head_dim: fused kernels want equal q/k/v widths.
     values = q.new_zeros(b, 1, seq, dim)
     values[..., : len(SEGMENTS)] = cap.indicators.float().unsqueeze(1)
-    values = values.expand(b, heads, seq, dim).contiguous()
+    values = values.expand(b, k.shape[1], seq, dim).contiguous()
     scale = scaling if scaling is not None else 1 / math.sqrt(dim)
     weights = cap.phases.float() if cap.phases is not None else cap.rows[..., None].float()  # (batch, seq, P)
     total = q.new_zeros(b, weights.shape[-1], len(SEGMENTS))
     for c0 in range(r0, seq, ROW_CHUNK):
         c1 = min(seq, c0 + ROW_CHUNK)
+        # keys after the chunk's last row are masked for all its rows (causal): left out of the call
         if attention_mask is not None:
-            mask = attention_mask[:, :, c0:c1, :seq]
+            mask = attention_mask[:, :, c0:c1, :c1]
         else:  # no padding: the model relied on is_causal, which SDPA aligns top-left; rows start at c0 here
-            mask = torch.arange(seq, device=q.device)[None, :] <= torch.arange(c0, c1, device=q.device)[:, None]
-        out = F.scaled_dot_product_attention(q[:, :, c0 - r0 : c1 - r0], k, values, attn_mask=mask, scale=scale)
+            mask = torch.arange(c1, device=q.device)[None, :] <= torch.arange(c0, c1, device=q.device)[:, None]
+        out = F.scaled_dot_product_attention(q[:, :, c0 - r0 : c1 - r0], k[:, :, :c1], values[:, :, :c1],
+                                             attn_mask=mask, scale=scale, enable_gqa=gqa)
         mass = torch.nan_to_num(out[..., : len(SEGMENTS)].mean(1))  # (batch, rows, 3); padding rows -> 0
         total += torch.einsum("brc,brp->bpc", mass, weights[:, c0:c1])
     return total if cap.phases is not None else total[:, 0]
