@@ -211,6 +211,14 @@ def test_local_model_scorer_reads_yes_against_no(tiny, tmp_path):
     biased.train()
     assert all(s > 0.99 for s in scorer(items))
     assert biased.training  # the scorer restores the policy's mode
+    # through the loop's ScoringModel (how the policy judges on the vLLM backend), and a query without image
+    import types
+
+    from vistakit.scoring import ScoringModel
+
+    lazy = LocalModelScorer(ScoringModel(types.SimpleNamespace(model=biased)), processor)
+    no_image = ReflectionItem("How many red shapes are there?", "red shapes: 2", "red circle: 1", None)
+    assert all(s > 0.99 for s in lazy([items[0], no_image]))
 
 
 def test_openai_scorer_against_a_local_fake_server(monkeypatch):

@@ -34,6 +34,7 @@ from vistakit.scoring import scoring_model
 
 LOGIT_CHUNK = 512  # response positions whose logits exist at once in the critical-token pass
 
+
 def critical_tokens(logits: torch.Tensor, input_ids: torch.Tensor, spans: list[tuple[int, int]],
                     top_k: int = 5, offset: int = 0, banned: list[int] = ()) -> list[tuple[int, int] | None]:
     """Per row: (j, top-1 id) for the first response token r_j (j counted from the response start) that is
