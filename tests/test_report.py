@@ -52,3 +52,27 @@ def test_method_notes_for_vre_and_r3v():
     text = method_notes([("vre", [vre]), ("r3v", [r3v])])
     assert "SFT model 0.480" in text and "0.200/0.300/0.250" in text and "unstable 2 -> RL 2" in text
     assert "self-select of 3 samples 0.550" in text
+
+
+def test_paired_gain_hand_values(tmp_path):
+    import json
+
+    from vistakit.report import paired_gain
+
+    def write(name, correct):
+        (tmp_path / name).mkdir()
+        rows = [{"query_id": f"q{i}", "correct": c} for i, c in enumerate(correct)]
+        (tmp_path / name / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("a", [1, 0, 0, 1])
+    write("b", [1, 1, 0, 0])  # differences 0, +1, 0, -1 -> mean 0, sample var 2/3, se sqrt(2/3/4)
+    write("c", [0, 1, 1, 1])  # differences -1, +1, +1, 0 -> mean 0.25
+    mean, se, n = paired_gain(tmp_path / "a", tmp_path / "b")
+    assert n == 4 and mean == 0.0 and abs(se - (2 / 3 / 4) ** 0.5) < 1e-12
+    mean, se, _ = paired_gain(tmp_path / "a", tmp_path / "c")
+    assert mean == 0.25 and abs(se - ((1.25 ** 2 + 2 * 0.75 ** 2 + 0.25 ** 2) / 3 / 4) ** 0.5) < 1e-12
+    write("d", [1, 0, 0])
+    import pytest
+
+    with pytest.raises(ValueError, match="different queries"):
+        paired_gain(tmp_path / "a", tmp_path / "d")

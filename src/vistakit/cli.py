@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vistakit.config import ConfigError, load_config
 from vistakit.data import DataError
-from vistakit.report import method_notes, plot, table
+from vistakit.report import method_notes, paired_gain, plot, table
 
 
 def cmd_run(args) -> None:
@@ -43,6 +43,13 @@ def cmd_demo(args) -> None:
         rows.append((method, Loop(cfg).run()))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
+    for name, hist in rows[1:]:
+        last = hist[-1]["round"]
+        base, final = run_dir / "sft-seed" / "round_0" / "eval", run_dir / name / f"round_{last}" / "eval"
+        if not (base / "samples.jsonl").exists() or not (final / "samples.jsonl").exists():
+            continue  # named evaluation sets: one folder per set
+        gain, se, n = paired_gain(base, final)
+        print(f"{name} round {last} - SFT-Seed: {100 * gain:+.1f} +- {100 * se:.1f} points (paired, {n} test queries)")
     notes = method_notes(rows[1:])
     if notes:  # VRE, R3V
         print(notes)

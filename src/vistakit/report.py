@@ -31,6 +31,23 @@ def table(rows: list[tuple[str, list[dict]]]) -> str:
     return "\n".join(lines)
 
 
+def paired_gain(base: Path, other: Path) -> tuple[float, float, int]:
+    """Accuracy of `other` minus `base` on the same test queries (two eval folders' samples.jsonl), with the
+    standard error of the mean per-query difference: on a few hundred queries the unpaired noise (+-2 points)
+    hides gains the paired comparison resolves."""
+    from vistakit.runfolder import read_jsonl
+
+    a = {r["query_id"]: float(r["correct"]) for r in read_jsonl(base / "samples.jsonl")}
+    b = {r["query_id"]: float(r["correct"]) for r in read_jsonl(other / "samples.jsonl")}
+    if a.keys() != b.keys():
+        raise ValueError(f"{base} and {other} evaluated different queries ({len(a)} vs {len(b)})")
+    d = [b[q] - a[q] for q in a]
+    n = len(d)
+    mean = sum(d) / n
+    se = (sum((x - mean) ** 2 for x in d) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
+    return mean, se, n
+
+
 def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = None) -> Path:
     import matplotlib
 
