@@ -1,3 +1,5 @@
+import pytest
+
 from vistakit.diagnostics import auroc
 from vistakit.report import table
 
@@ -72,7 +74,5 @@ def test_paired_gain_hand_values(tmp_path):
     mean, se, _ = paired_gain(tmp_path / "a", tmp_path / "c")
     assert mean == 0.25 and abs(se - ((1.25 ** 2 + 2 * 0.75 ** 2 + 0.25 ** 2) / 3 / 4) ** 0.5) < 1e-12
     write("d", [1, 0, 0])
-    import pytest
-
     with pytest.raises(ValueError, match="different queries"):
         paired_gain(tmp_path / "a", tmp_path / "d")
