@@ -57,14 +57,11 @@ def test_method_notes_for_vre_and_r3v():
 
 
 def test_paired_gain_hand_values(tmp_path):
-    import json
-
     from vistakit.report import paired_gain
+    from vistakit.runfolder import write_jsonl
 
     def write(name, correct):
-        (tmp_path / name).mkdir()
-        rows = [{"query_id": f"q{i}", "correct": c} for i, c in enumerate(correct)]
-        (tmp_path / name / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(tmp_path / name / "samples.jsonl", [{"query_id": f"q{i}", "correct": c} for i, c in enumerate(correct)])
 
     write("a", [1, 0, 0, 1])
     write("b", [1, 1, 0, 0])  # differences 0, +1, 0, -1 -> mean 0, sample var 2/3, se sqrt(2/3/4)

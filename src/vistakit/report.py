@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 
 
@@ -43,9 +45,8 @@ def paired_gain(base: Path, other: Path) -> tuple[float, float, int]:
         raise ValueError(f"{base} and {other} evaluated different queries ({len(a)} vs {len(b)})")
     d = [b[q] - a[q] for q in a]
     n = len(d)
-    mean = sum(d) / n
-    se = (sum((x - mean) ** 2 for x in d) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
-    return mean, se, n
+    se = statistics.stdev(d) / math.sqrt(n) if n > 1 else float("nan")
+    return statistics.fmean(d), se, n
 
 
 def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = None) -> Path:
