@@ -39,7 +39,7 @@ def test_different_seed_or_split_differs():
 
 
 def test_rows_are_json_and_have_the_shared_schema(rows):
-    keys = {"id", "task", "split", "level", "image", "question", "answer", "answer_type", "cot", "scene"}
+    keys = {"id", "task", "split", "level", "image", "question", "answer", "answer_type", "cot", "cot_source", "scene"}
     for r in rows:
         assert set(r) == keys
         assert json.loads(json.dumps(r)) == r

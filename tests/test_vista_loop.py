@@ -22,8 +22,9 @@ def runs(tmp_path_factory):
     preset = resources.files("vistakit.presets") / "demo.yaml"
     root = tmp_path_factory.mktemp("vista")
     out = {}
-    for method in ("vista-dpo", "prefix-only"):
-        cfg = load_config(preset, TINY + [f"method={method}", f"run_dir={root / method}"])
+    organism = ["diagnostics.queries=8", "vista.control_positives=6", "vista.calibration_queries=8"]
+    for method, extra in (("vista-dpo", ["vista.vas_layers=auto"]), ("prefix-only", [])):
+        cfg = load_config(preset, TINY + organism + extra + [f"method={method}", f"run_dir={root / method}"])
         out[method] = (root / method, Loop(cfg).run())
     return out
 
@@ -75,3 +76,44 @@ def test_vas_cache_of_other_positives_is_refused(runs, tmp_path):
     write_jsonl(out / "vas.jsonl", swapped)
     with pytest.raises(RuntimeError, match="scores of other positives"):
         vas_filter(None, None, {}, positives, out, layers=None, tau=-0.5, batch_size=8, system=None)
+
+
+def test_organism_diagnostics_are_written(runs):
+    """Probes of M_0 and M_1, the critical-token control, the two-pass label of every positive, the calibrated
+    VAS layer, and the detectors' AUROCs, each where the loop says it is."""
+    run_dir, history = runs["vista-dpo"]
+    for t in (0, 1):
+        probes = json.loads((run_dir / f"round_{t}" / "probes" / "probes.json").read_text())
+        assert probes["queries"] == 8 and set(probes["accuracy"]) == {"true", "shuffled", "blank", "swapped"}
+        assert history[t]["probes"] == probes
+        assert len(read_jsonl(run_dir / f"round_{t}" / "probes" / "swapped" / "samples.jsonl")) == 8
+    r1 = run_dir / "round_1"
+    control = read_jsonl(r1 / "prefix" / "critical_control.jsonl")
+    samples = {(s["query_id"], s["sample"]): s for s in read_jsonl(r1 / "sample" / "samples.jsonl")}
+    assert 0 < len(control) <= 6
+    assert all(samples[(c["query_id"], c["parent_sample"])]["correct"] for c in control)
+    decisions = read_jsonl(r1 / "select" / "decisions.jsonl")
+    labelled = [d for d in decisions if "two_pass_delta" in d]
+    assert len(labelled) == len(read_jsonl(r1 / "filter" / "two_pass.jsonl")) == len([d for d in decisions if "vas" in d])
+    assert all(d["two_pass_looked"] == (d["two_pass_delta"] > 1.0) for d in labelled)
+    layers = json.loads((r1 / "filter" / "vas_layers.json").read_text())
+    assert len(layers["per_layer_auroc"]) == 2 and len(layers["chosen"]) == 1 and layers["why"]
+    diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
+    assert "control_grounded_correct" in diag["critical_tokens"]
+    assert sum(diag["critical_tokens"]["position_histogram"].values()) == diag["critical_tokens"]["with_critical_token"]
+    assert diag["shares"]["kept"]["n"] == sum(d["kept"] for d in decisions)
+    assert history[1]["critical_fire_rate"] == diag["critical_tokens"]["fire_rate"]
+    seed_rows = read_jsonl(run_dir / "data" / "seed.jsonl")
+    assert any(r["cot_source"] == "guess" for r in seed_rows)  # the demo preset's language-prior pathway
+
+
+def test_seed_examples_come_in_both_orders():
+    from vistakit.data import Query
+    from vistakit.loop import seed_examples
+
+    seed = [Query(f"q{i}", "How many?", "1", [], cot="Answer: 1") for i in range(400)]
+    examples = seed_examples(seed, 0.5, run_seed=0)
+    swapped = sum(e.get("image_first") is False for e in examples)
+    assert 160 < swapped < 240
+    assert seed_examples(seed, 0.5, run_seed=0) == examples  # seeded
+    assert all("image_first" not in e for e in seed_examples(seed, 0.0, run_seed=0))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vistakit.config import ConfigError, load_config
 from vistakit.data import DataError
-from vistakit.report import method_notes, paired_gain, plot, table
+from vistakit.report import diagnostics_table, method_notes, paired_gain, plot, table
 
 
 def cmd_run(args) -> None:
@@ -22,6 +22,7 @@ def cmd_run(args) -> None:
     cfg = load_config(args.config, args.overrides)
     history = Loop(cfg).run()
     print(table([(cfg.method, history)]))
+    print(diagnostics_table([(cfg.method, history)]))
 
 
 def cmd_demo(args) -> None:
@@ -43,6 +44,8 @@ def cmd_demo(args) -> None:
         rows.append((method, Loop(cfg).run()))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
+    print("\nDiagnostics (probes of M_t on the first held-out queries; the sampling columns are round t's, by M_t-1):")
+    print(diagnostics_table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))
     for name, hist in rows[1:]:
         last = hist[-1]["round"]
         base, final = run_dir / "sft-seed" / "round_0" / "eval", run_dir / name / f"round_{last}" / "eval"
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("overrides", nargs="*", help="key=value, e.g. sampling.samples_per_query=4")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("demo", help="the embedded default: tiny Qwen2.5-VL on the synthetic shapes task")
-    p.add_argument("--method", default="rest-em", help="comma-separated methods run from the same seed model")
+    p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default=None)
     p.add_argument("overrides", nargs="*")

@@ -49,6 +49,8 @@ class DataConfig:
     train_split: str = "train"
     seed_split: str = "seed"
     eval_split: str = "test"
+    no_look_share: float = field(default=0.0, metadata={"help": "synthetic task: share of the seed chains written without looking (the guess chain the question alone suggests, behind a 'Guess:' line): the language-prior pathway real VLMs have"})
+    seed_instruction_first: float = field(default=0.0, metadata={"help": "share of the seed SFT examples rendered instruction-first (the rest image-first), so the model knows both orders and VISTA's swapped query is in distribution"})
     max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries"})
     train_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks whose train splits, concatenated, are the training data (VISTA paper: [slake, vqa-rad, geometry3k]); empty: data.path or the synthetic task"})
     eval_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks evaluated every round, each reported on its own: 'name' (its test split) or 'name:split'; empty: data.eval_split of the data folder"})
@@ -71,9 +73,14 @@ class SamplingConfig:
 class VistaConfig:
     resamples: int = field(default=3, metadata={"help": "J: continuations per critical-token prefix"})
     top_k: int = field(default=5, metadata={"help": "a response token outside this top-k is critical"})
-    vas_layers: list[int] | None = field(default=None, metadata={"help": "decoder layers for VAS (averaged); None: floor(L/2)"})
+    vas_layers: list[int] | str | None = field(default=None, metadata={"help": "decoder layers for VAS (averaged); None: floor(L/2); 'auto': the layer whose within-query VAS best separates round 1's calibration positives by the two-pass label (round_1/filter/vas_layers.json), kept for later rounds"})
     tau: float = field(default=-0.5, metadata={"help": "drop positives with VAS < tau"})
     score_batch_size: int = field(default=16, metadata={"help": "sequences per teacher-forced scoring pass"})
+    critical_prompt: str = field(default="swapped", metadata={"help": "query the critical-token pass scores negatives under: swapped (SPEC: instruction before image) | original (the sampling query)"})
+    two_pass: bool = field(default=True, metadata={"help": "label every positive's image dependence by two passes (log p(response | its image) - log p(response | another query's image)), for the VAS diagnostics and vas_layers=auto; two extra teacher-forced passes per positive"})
+    two_pass_margin: float = field(default=1.0, metadata={"help": "nats: a positive whose two-pass difference is at most this is labelled 'made without looking'"})
+    calibration_queries: int = field(default=200, metadata={"help": "vas_layers=auto: queries (seeded, with 2+ positives) whose positives calibrate the layer choice"})
+    control_positives: int = field(default=200, metadata={"help": "critical-token control: grounded-correct positives (seeded) also scored by the critical-token rule, which should fire on far fewer of them than of negatives; 0: off"})
 
 
 @dataclass
@@ -111,6 +118,11 @@ class EvalConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    queries: int = field(default=300, metadata={"help": "held-out queries (the first N) probed for each round's model: greedy accuracy with the true, another query's and a blank image, and with the swapped query; 0: off"})
+
+
+@dataclass
 class RunConfig:
     method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em | vista-sft | vista-dpo | prefix-only | vas-only | vre | r3v"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
@@ -126,7 +138,9 @@ class RunConfig:
     vre: VreConfig = field(default_factory=VreConfig)
     r3v: R3vConfig = field(default_factory=R3vConfig)
     seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
+    seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none"})
     eval: EvalConfig = field(default_factory=EvalConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 _SCALAR_CHECKS = {
@@ -143,7 +157,13 @@ def _convert(tp, value, key: str, source: str):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        tp = next(a for a in args if a is not type(None))
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:  # e.g. list[int] | str: the first type the value converts to
+            try:
+                return _convert(option, value, key, source)
+            except ConfigError:
+                pass
+        tp = options[-1]
         origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):

@@ -3,13 +3,19 @@
 - prefix resampling: per difficulty level, the queries with no positive before and after it, and how many
   negatives had a critical token;
 - VAS: on tasks that label groundedness (the synthetic task does), how well a low VAS finds the
-  correct-but-ungrounded positives: AUROC of -VAS, and the precision / recall of the tau cut.
+  correct-but-ungrounded positives: AUROC of -VAS, and the precision / recall of the tau cut;
+- detectors: AUROCs of VAS, of the raw ratio and of a text-only detector (the response's first tokens) for
+  positives made without looking, by the scene-truth and the two-pass label (`two_pass.py`);
+- the critical-token rule: its firing rate and position histogram on negatives and on a grounded-correct
+  control; shares of samples made without looking, and of kept positives grounded / looked.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+
+from vistakit.runfolder import read_jsonl
 
 
 def zero_positive_by_level(queries, records: list[dict]) -> dict:
@@ -47,6 +53,65 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return u / (len(pos) * len(neg))
 
 
+def first_tokens_scores(records: list[dict], labels: list[bool], n_tokens: int = 3) -> list[float]:
+    """A text-only detector: each record's score is the rate of `labels` among the OTHER records whose
+    response starts with the same `n_tokens` tokens (leave-one-out; the overall rate where none does). It
+    reads nothing but the response's opening, so attention must beat it to add anything."""
+    keys = [tuple(r["token_ids"][:n_tokens]) for r in records]
+    total, count = defaultdict(float), defaultdict(int)
+    for k, y in zip(keys, labels):
+        total[k] += y
+        count[k] += 1
+    n, overall = len(labels), sum(labels)
+    return [(total[k] - y) / (count[k] - 1) if count[k] > 1 else (overall - y) / max(n - 1, 1)
+            for k, y in zip(keys, labels)]
+
+
+def detectors(decisions: list[dict]) -> dict:
+    """AUROCs for finding positives made without looking, by each label (scene truth: not grounded; two-pass:
+    not looked) and each detector (-VAS, the raw ratio S, the text-only first tokens; two-pass vs scene)."""
+    scored = [d for d in decisions if "vas" in d]
+    out = {}
+    for name, key, flip in (("scene", "grounded", True), ("two_pass", "two_pass_looked", True)):
+        rows = [d for d in scored if d.get(key) is not None]
+        if not rows:
+            continue
+        y = [not d[key] for d in rows]
+        out[name] = {"positives": len(rows), "without_looking_rate": sum(y) / len(y),
+                     "vas": auroc([-d["vas"] for d in rows], y),
+                     "vas_ratio": auroc([-d["vas_ratio"] for d in rows], y),
+                     "first_tokens": auroc(first_tokens_scores(rows, y), y)}
+        if name == "scene" and all("two_pass_delta" in d for d in rows):
+            out[name]["two_pass_delta"] = auroc([-d["two_pass_delta"] for d in rows], y)
+    return out
+
+
+def kept_shares(decisions: list[dict]) -> dict:
+    """Of the positives before and after the filter: the share grounded (scene truth), made without looking
+    (the task's label), and looked (two-pass label), where known."""
+    positives = [d for d in decisions if d["correct"] and d.get("finished", True) and d["reason"] != "duplicate"]
+    kept = [d for d in decisions if d["kept"]]
+    out = {}
+    for name, rows in (("positives", positives), ("kept", kept)):
+        out[name] = {"n": len(rows)}
+        for key in ("grounded", "no_look", "two_pass_looked"):
+            known = [d[key] for d in rows if d.get(key) is not None]
+            out[name][key] = sum(known) / len(known) if known else None
+    return out
+
+
+def no_look_rates(records: list[dict]) -> dict:
+    """Per source: the share of samples the task labels as made without looking, of all and of the correct."""
+    out = {}
+    for source in sorted({r["source"] for r in records}):
+        rows = [r for r in records if r["source"] == source and r.get("no_look") is not None]
+        if rows:
+            correct = [r for r in rows if r["correct"]]
+            out[source] = {"samples": sum(r["no_look"] for r in rows) / len(rows),
+                           "correct": sum(r["no_look"] for r in correct) / len(correct) if correct else None}
+    return out
+
+
 def vas_detection(decisions: list[dict]) -> dict:
     """How well VAS < tau singles out correct-but-ungrounded positives (grounded == False)."""
     scored = [d for d in decisions if "vas" in d and d.get("grounded") is not None]
@@ -69,16 +134,34 @@ def vas_detection(decisions: list[dict]) -> dict:
     }
 
 
-def critical_stats(prefix_dir: Path) -> dict:
-    from vistakit.runfolder import read_jsonl
+POSITION_BINS = ((0, 0), (1, 2), (3, 5), (6, 10), (11, 20), (21, None))
 
+
+def position_histogram(indices: list[int]) -> dict:
+    return {f"{a}" if a == b else f"{a}-{b if b is not None else ''}":
+            sum(a <= i and (b is None or i <= b) for i in indices) for a, b in POSITION_BINS}
+
+
+def _critical_summary(crit: list[dict]) -> dict:
+    found = [c["critical_index"] for c in crit if c["critical_index"] is not None]
+    return {"scored": len(crit), "with_critical_token": len(found),
+            "fire_rate": len(found) / len(crit) if crit else None,
+            "at_first_token": sum(i == 0 for i in found) / len(found) if found else None,
+            "mean_critical_index": sum(found) / len(found) if found else None,
+            "position_histogram": position_histogram(found)}
+
+
+def critical_stats(prefix_dir: Path) -> dict:
+    """The critical-token rule on the negatives, and on the grounded-correct control (`critical_control.jsonl`):
+    a rule that finds errors fires on far fewer of the control."""
     path = prefix_dir / "critical.jsonl"
     if not path.exists():
         return {}
-    crit = read_jsonl(path)
-    found = [c["critical_index"] for c in crit if c["critical_index"] is not None]
-    return {"negatives": len(crit), "with_critical_token": len(found),
-            "mean_critical_index": sum(found) / len(found) if found else None}
+    out = {"negatives": len(read_jsonl(path)), **_critical_summary(read_jsonl(path))}
+    control = prefix_dir / "critical_control.jsonl"
+    if control.exists():
+        out["control_grounded_correct"] = _critical_summary(read_jsonl(control))
+    return out
 
 
 def vas_histogram(decisions: list[dict], out: Path, tau: float) -> Path | None:

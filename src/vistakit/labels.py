@@ -1,5 +1,6 @@
 """Label a response: extracted answer, correct (the task's verifier), grounded (where the task knows), and the
-task's extra scores (e.g. token recall on open medical questions) when it has any."""
+task's extra scores (e.g. token recall on open medical questions) when it has any, and on tasks that can tell,
+whether the chain was written without looking (`no_look`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ def label_response(query: Query, response: str) -> dict:
     task = get_task(query.task)
     grounded = task.grounded(query, response) if task.grounded is not None else None
     label = {"pred": verdict.pred, "correct": verdict.correct, "grounded": grounded}
+    if task.no_look is not None:
+        label["no_look"] = task.no_look(response)
     if verdict.scores:
         label["scores"] = verdict.scores
     return label

@@ -6,15 +6,19 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       data/                  the synthetic task, when no data.path is given; with data.train_sets / eval_sets,
                              each benchmark converted into data/<name>/ and the training rows in data/train.jsonl
       base_model/            the embedded tiny model, when model.base == "tiny"
-      round_0/               seed SFT (if any) and the evaluation of M_0
+      round_0/               seed SFT (if any; warmup/ first with seed_warmup_epochs), the evaluation of M_0
+                             and its probes/ (probes.py)
       round_t/sample/        samples.jsonl: every sample with pred, correct, grounded, source
       round_t/augment/       extra samples (STaR rationalisation)
-      round_t/prefix/        VISTA prefix resampling: critical.jsonl (every negative), samples.jsonl
-      round_t/filter/        VISTA: vas.jsonl (the score of every positive)
+      round_t/prefix/        VISTA prefix resampling: critical.jsonl (every negative), critical_control.jsonl
+                             (grounded-correct samples scored by the same rule), samples.jsonl
+      round_t/filter/        VISTA: vas.jsonl (the score of every positive), two_pass.jsonl (its two-pass
+                             label), vas_layers.json (vas_layers=auto, round 1: the calibrated choice)
       round_t/select/        decisions.jsonl (every sample, kept or not, and why), train_set.jsonl,
                              diagnostics.json, vas_hist.png
       round_t/train/         model/, train_log.json (DPO: reference.jsonl, the pairs with M_0's log-probs)
       round_t/eval/          predictions (samples.jsonl) and metrics.json; with data.eval_sets, one folder per set
+      round_t/probes/        image reliance and the swapped query of M_t (probes.json + each condition's samples)
       metrics.json           one entry per round
 Methods with their own round (VRE, R3V) run their steps in their own folders of round_t (see
 vistakit/vre/round.py and vistakit/r3v.py); the evaluation and the run's metrics stay the loop's.
@@ -22,6 +26,7 @@ vistakit/vre/round.py and vistakit/r3v.py); the evaluation and the run's metrics
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
@@ -35,17 +40,20 @@ from vistakit import diagnostics
 from vistakit.augment import rationalize
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.data import DataError, Query, instruction_for, load_split
-from vistakit.evaluate import evaluate, evaluate_sets
+from vistakit.evaluate import eval_queries, evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
 from vistakit.models.load import load, load_kwargs, load_model
 from vistakit.prefix import prefix_resample
+from vistakit.probes import probe_model
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sample import batch_seed, sample_queries
 from vistakit.sampling import HFBackend
 from vistakit.scoring import ScoringModel
 from vistakit.select_samples import select_correct
 from vistakit.train_step import train as train_step
+from vistakit.two_pass import label_positives
+from vistakit.vas_calibration import choose_layers
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,8 @@ def prepare_data(cfg: RunConfig, run_dir: Path) -> Path:
     if not is_done(data_dir):
         from vistakit.tasks.shapes import write_dataset
 
-        write_dataset(data_dir, cfg.data.generator_seed, cfg.data.n_train, cfg.data.n_seed, cfg.data.n_test)
+        write_dataset(data_dir, cfg.data.generator_seed, cfg.data.n_train, cfg.data.n_seed, cfg.data.n_test,
+                      no_look_share=cfg.data.no_look_share)
         mark_done(data_dir)
     return data_dir
 
@@ -97,10 +106,19 @@ def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
     return str(out)
 
 
-def example(query: Query, response: str, response_ids: list[int] | None = None) -> dict:
+def example(query: Query, response: str, response_ids: list[int] | None = None, image_first: bool = True) -> dict:
     """An SFT example on the plain instruction (never a hint); sampled responses keep their token ids."""
-    return {"instruction": instruction_for(query), "images": [str(p) for p in query.images],
-            "response": response, "response_ids": response_ids}
+    out = {"instruction": instruction_for(query), "images": [str(p) for p in query.images],
+           "response": response, "response_ids": response_ids}
+    return out if image_first else {**out, "image_first": False}
+
+
+def seed_examples(seed: list[Query], instruction_first: float, run_seed: int) -> list[dict]:
+    """The seed chains, a seeded share `instruction_first` of them rendered instruction-first: instruction-tuned
+    VLMs see both orders, and a model that never did finds VISTA's swapped query out of distribution (its
+    critical token is then the first response token in most negatives)."""
+    rng = random.Random(batch_seed(run_seed, "seed-order", 0))
+    return [example(q, q.cot, image_first=rng.random() >= instruction_first) for q in seed]
 
 
 def training_examples(queries: dict[str, Query], records: list[dict]) -> list[dict]:
@@ -131,6 +149,13 @@ class Loop:
         self.system = cfg.model.system_prompt
         if cfg.sampling.backend not in ("hf", "vllm"):
             raise ConfigError(f"sampling.backend must be hf or vllm, got {cfg.sampling.backend!r}")
+        v = cfg.vista
+        if isinstance(v.vas_layers, str) and v.vas_layers != "auto":
+            raise ConfigError(f"vista.vas_layers must be a list of layer indices, null or 'auto', got {v.vas_layers!r}")
+        if v.vas_layers == "auto" and not v.two_pass:
+            raise ConfigError("vista.vas_layers=auto calibrates on the two-pass label: set vista.two_pass=true")
+        if v.critical_prompt not in ("swapped", "original"):
+            raise ConfigError(f"vista.critical_prompt must be swapped or original, got {v.critical_prompt!r}")
         self._sampler, self._scorer = None, None
 
     def _backend(self, model_path: str):
@@ -193,8 +218,13 @@ class Loop:
             missing = [q.id for q in seed if not q.cot]
             if missing:
                 raise DataError(f"{data_dir / cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
-            m0 = self._train(m0, [example(q, q.cot) for q in seed], round0 / "train", cfg.seed_train or cfg.train)
-        history.append({"round": 0, "model": m0, **self._evaluate(m0, round0, test), **self._after_eval(m0, round0, test)})
+            seed_cfg, examples = cfg.seed_train or cfg.train, seed_examples(seed, cfg.data.seed_instruction_first, cfg.seed)
+            if cfg.seed_warmup_epochs > 0:  # perception first: the chains made by looking
+                looked = [e for q, e in zip(seed, examples) if q.extra.get("cot_source") != "guess"]
+                m0 = self._train(m0, looked, round0 / "warmup", dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs))
+            m0 = self._train(m0, examples, round0 / "train", seed_cfg)
+        history.append({"round": 0, "model": m0, **self._evaluate(m0, round0, test), **self._after_eval(m0, round0, test),
+                        **self._probe(m0, round0, test)})
         log.info("round 0: accuracy %.3f", history[-1]["accuracy"])
 
         rounds = self.method.rounds if self.method.rounds is not None else cfg.rounds
@@ -215,7 +245,8 @@ class Loop:
                        else self._trained_model(round_dir / "train"))
             metrics = self._evaluate(current, round_dir, test)
             stats = self._round_stats(round_dir)
-            history.append({"round": t, "model": current, **metrics, **stats, **self._after_eval(current, round_dir, test)})
+            history.append({"round": t, "model": current, **metrics, **stats, **self._after_eval(current, round_dir, test),
+                            **self._probe(current, round_dir, test)})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
         self._close_backend()
         write_json(run_dir / "metrics.json", history)
@@ -250,16 +281,27 @@ class Loop:
             records = records + prefix_resample(backend, backend.processor, train, records, round_dir / "prefix",
                                                 resamples=v.resamples, top_k=v.top_k,
                                                 score_batch_size=v.score_batch_size, scorer=self._scorer,
-                                                seed=cfg.seed * 1000 + t, **common)
+                                                seed=cfg.seed * 1000 + t, critical_prompt=v.critical_prompt,
+                                                control_positives=v.control_positives, **common)
         return records
 
     def _select(self, backend: HFBackend, by_id: dict[str, Query], records: list[dict], round_dir: Path) -> list[dict]:
         cfg = self.cfg
         decisions = select_correct(records, self.method.dedup if cfg.dedup is None else cfg.dedup)
         if self.method.vas_filter:
-            v = cfg.vista
-            decisions = vas_filter(self._scorer, backend.processor, by_id, decisions, round_dir / "filter",
-                                   layers=v.vas_layers, tau=v.tau, batch_size=v.score_batch_size,
+            v, out = cfg.vista, round_dir / "filter"
+            if v.two_pass:
+                decisions = label_positives(self._scorer, backend.processor, by_id, decisions, out / "two_pass.jsonl",
+                                            batch_size=v.score_batch_size, system=self.system, margin=v.two_pass_margin)
+            layers = v.vas_layers
+            if layers == "auto":  # calibrated once, on round 1's positives, and kept
+                first = self.run_dir / "round_1" / "filter" / "vas_layers.json"
+                layers = choose_layers(self._scorer, backend.processor, by_id, decisions,
+                                       first if first.exists() or round_dir.name == "round_1" else out / "vas_layers.json",
+                                       n_queries=v.calibration_queries, seed=cfg.seed, batch_size=v.score_batch_size,
+                                       system=self.system)
+            decisions = vas_filter(self._scorer, backend.processor, by_id, decisions, out,
+                                   layers=layers, tau=v.tau, batch_size=v.score_batch_size,
                                    system=self.system)
         return decisions
 
@@ -268,11 +310,28 @@ class Loop:
         report = {"zero_positive_by_level": diagnostics.zero_positive_by_level(train, records),
                   "critical_tokens": diagnostics.critical_stats(round_dir / "prefix"),
                   "vas": diagnostics.vas_detection(decisions),
+                  "detectors": diagnostics.detectors(decisions),
+                  "shares": diagnostics.kept_shares(decisions),
+                  "no_look": diagnostics.no_look_rates(records),
                   "reasons": {r: sum(d["reason"] == r for d in decisions) for r in sorted({d["reason"] for d in decisions})},
                   "kept_by_source": {s: sum(d["kept"] and d["source"] == s for d in decisions)
                                      for s in sorted({d["source"] for d in decisions})}}
         write_json(out / "diagnostics.json", report)
         diagnostics.vas_histogram(decisions, out / "vas_hist.png", self.cfg.vista.tau)
+
+    def _probe(self, model_path: str, round_dir: Path, test) -> dict:
+        """Image reliance and the swapped query (`probes.py`) of this round's model, on the first held-out queries."""
+        n = self.cfg.diagnostics.queries
+        if n <= 0:
+            return {}
+        queries = eval_queries(test)[:n]
+        out = round_dir / "probes"
+        if not (out / "probes.json").exists():
+            backend = self._backend(model_path)
+            probe_model(backend, backend.processor, queries, out, max_new_tokens=self.cfg.eval.max_new_tokens,
+                        queries_per_batch=self.cfg.eval.queries_per_batch, system=self.system, scorer=self._scorer)
+        probes = json.loads((out / "probes.json").read_text())
+        return {"probes": probes}
 
     def _after_eval(self, model: str, round_dir: Path, test: list[Query]) -> dict:
         hook = self.method.hook("after_eval")
@@ -339,4 +398,15 @@ class Loop:
                          zero_positive_after=sum(l["zero_after"] for l in levels),
                          kept_by_source=diag["kept_by_source"], vas_auroc=diag["vas"].get("auroc"),
                          vas_dropped=diag["reasons"].get("low_vas", 0))
+            detectors, shares = diag.get("detectors", {}), diag.get("shares", {})
+            crit = diag.get("critical_tokens", {})
+            stats.update(
+                vas_auroc_two_pass=detectors.get("two_pass", {}).get("vas"),
+                first_tokens_auroc_two_pass=detectors.get("two_pass", {}).get("first_tokens"),
+                first_tokens_auroc=detectors.get("scene", {}).get("first_tokens"),
+                positives_grounded=shares.get("positives", {}).get("grounded"),
+                kept_grounded=shares.get("kept", {}).get("grounded"),
+                sample_no_look=diag.get("no_look", {}).get("sample", {}).get("samples"),
+                critical_fire_rate=crit.get("fire_rate"), critical_at_first_token=crit.get("at_first_token"),
+                control_fire_rate=crit.get("control_grounded_correct", {}).get("fire_rate"))
         return stats

@@ -14,10 +14,13 @@ Choices SPEC.md leaves open, made here:
 - if the top-1 replacement is end-of-turn, the truncated response r_1..r_{j-1} is complete: it is verified
   once, as it stands, instead of being continued.
 - continuations get the full `max_new_tokens` (the prefix does not count against it).
+- `critical_prompt="original"` scores under the sampling query instead of the swapped one (an option, for
+  models that never saw the instruction first; SPEC's swap stays the default).
 """
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import torch
@@ -98,14 +101,16 @@ def score_negatives(model, processor, prompts: list[str], images: list[list[Imag
 
 
 def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,
-                  batch_size: int, system: str | None) -> list[dict]:
-    """The critical token of every negative (sorted by length into batches: less padding)."""
+                  batch_size: int, system: str | None, image_first: bool = False) -> list[dict]:
+    """The critical token of every negative (sorted by length into batches: less padding), scored under the
+    swapped query (SPEC) or, with `image_first`, under the query it was sampled from."""
     order = sorted(range(len(negatives)), key=lambda i: len(negatives[i]["token_ids"]))
     result: list[dict | None] = [None] * len(negatives)
     for b in tqdm(range(0, len(order), batch_size), desc="critical tokens", unit="batch"):
         idx = [i for i in order[b : b + batch_size]]
         qs = [queries[negatives[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=False) for q in qs]
+        prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=image_first)
+                   for q in qs]
         images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
         found = score_negatives(model, processor, prompts, images, [negatives[i]["token_ids"] for i in idx], top_k)
         for i, hit in zip(idx, found):
@@ -122,22 +127,30 @@ def find_critical(model, processor, queries: dict[str, Query], negatives: list[d
 def prefix_resample(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
                     resamples: int, top_k: int, score_batch_size: int, temperature: float,
                     max_new_tokens: int, queries_per_batch: int, seed: int,
-                    system: str | None = None, scorer=None) -> list[dict]:
+                    system: str | None = None, scorer=None, critical_prompt: str = "swapped",
+                    control_positives: int = 0) -> list[dict]:
     """New samples (source="prefix") from every negative of `records`, labelled like any sample. The
-    critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`)."""
+    critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`).
+    `control_positives`: that many grounded-correct samples (seeded) are scored by the same rule into
+    `critical_control.jsonl`, the control that tells whether the rule finds errors or fires on anything."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
+    if critical_prompt not in ("swapped", "original"):
+        raise ValueError(f"vista.critical_prompt must be swapped or original, got {critical_prompt!r}")
     by_id = {q.id: q for q in queries}
     negatives = [r for r in records if not r["correct"] and r["source"] == "sample"]
-    crit_file = out_dir / "critical.jsonl"
-    if crit_file.exists():
-        critical = read_jsonl(crit_file)
-    else:
+    crit_file, control_file = out_dir / "critical.jsonl", out_dir / "critical_control.jsonl"
+    controls = control_sample(records, control_positives, seed)
+    if not crit_file.exists() or (controls and not control_file.exists()):
+        kwargs = dict(top_k=top_k, batch_size=score_batch_size, system=system,
+                      image_first=critical_prompt == "original")
         with scoring_model(scorer if scorer is not None else backend.model) as model:
-            critical = find_critical(model, processor, by_id, negatives, top_k=top_k,
-                                     batch_size=score_batch_size, system=system)
-        write_jsonl(crit_file, critical)
+            if not crit_file.exists():
+                write_jsonl(crit_file, find_critical(model, processor, by_id, negatives, **kwargs))
+            if controls:
+                write_jsonl(control_file, find_critical(model, processor, by_id, controls, **kwargs))
+    critical = read_jsonl(crit_file)
     stop = backend.stop_ids
     ended, resumable = [], []
     for c in critical:
@@ -162,6 +175,14 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
     write_jsonl(out_file, records)
     mark_done(out_dir)
     return records
+
+
+def control_sample(records: list[dict], n: int, seed: int) -> list[dict]:
+    """A seeded sample of `n` sampled responses that are correct and grounded (where the task labels it)."""
+    if n <= 0:
+        return []
+    pool = [r for r in records if r["source"] == "sample" and r["correct"] and r.get("grounded") is not False]
+    return random.Random(seed).sample(pool, min(n, len(pool)))
 
 
 def _lineage(c: dict) -> dict:

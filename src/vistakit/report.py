@@ -33,6 +33,35 @@ def table(rows: list[tuple[str, list[dict]]]) -> str:
     return "\n".join(lines)
 
 
+def diagnostics_table(rows: list[tuple[str, list[dict]]]) -> str:
+    """The model-organism diagnostics per (method, round): does the model look (greedy accuracy with the true /
+    another query's / a blank image), does it know the swapped query (accuracy, p(first token) original ->
+    swapped), how many of its samples were made without looking, and, for the VISTA steps, the critical-token
+    rule on negatives vs the grounded-correct control, the grounded share of positives before -> after the
+    filter and the detectors' AUROCs (VAS by the scene truth and by the two-pass label; the text-only
+    first-tokens detector by the two-pass label). Probes and sampling of round t use M_t and M_{t-1}."""
+    f = lambda v, spec=".2f": "-" if v is None else format(v, spec)
+    head = (f"{'method':<11} {'round':>5} {'true/shuf/blank':>15} {'swapped':>7} {'p1 orig->swap':>13} "
+            f"{'no-look':>7} {'crit fires neg/ctrl':>19} {'at tok0':>7} {'grounded pos->kept':>18} "
+            f"{'VAS AUROC scene/2p':>18} {'text 2p':>7}")
+    lines = [head, "-" * len(head)]
+    for name, hist in rows:
+        for h in hist:
+            p = h.get("probes", {})
+            acc, p1 = p.get("accuracy", {}), p.get("first_token_prob", {})
+            looks = "/".join(f(acc.get(c)) for c in ("true", "shuffled", "blank")) if acc else "-"
+            fires = f"{f(h.get('critical_fire_rate'))}/{f(h.get('control_fire_rate'))}" if "critical_fire_rate" in h else "-"
+            grounded = (f"{f(h.get('positives_grounded'))}->{f(h.get('kept_grounded'))}"
+                        if h.get("positives_grounded") is not None else "-")
+            auc = (f"{f(h.get('vas_auroc'), '.3f')}/{f(h.get('vas_auroc_two_pass'), '.3f')}"
+                   if h.get("vas_auroc") is not None or h.get("vas_auroc_two_pass") is not None else "-")
+            lines.append(f"{name:<11} {h['round']:>5} {looks:>15} {f(acc.get('swapped')):>7} "
+                         f"{f(p1.get('original')) + '->' + f(p1.get('swapped')) if p1 else '-':>13} "
+                         f"{f(h.get('sample_no_look')):>7} {fires:>19} {f(h.get('critical_at_first_token')):>7} "
+                         f"{grounded:>18} {auc:>18} {f(h.get('first_tokens_auroc_two_pass'), '.3f'):>7}")
+    return "\n".join(lines)
+
+
 def paired_gain(base: Path, other: Path) -> tuple[float, float, int]:
     """Accuracy of `other` minus `base` on the same test queries (two eval folders' samples.jsonl), with the
     standard error of the mean per-query difference: on a few hundred queries the unpaired noise (+-2 points)

@@ -41,9 +41,11 @@ def sample_queries(
     desc: str = "sampling",
     prefixes: list[list[int]] | None = None,
     extra: list[dict] | None = None,
+    image_first: bool = True,
 ) -> list[dict]:
     """Sample, label and save; returns every record. `instructions` overrides the prompt text per query;
-    `prefixes[i]` are response tokens every sample of query i continues; `extra[i]` joins its records."""
+    `prefixes[i]` are response tokens every sample of query i continues; `extra[i]` joins its records;
+    `image_first=False` samples from the swapped query (instruction before image)."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -56,7 +58,8 @@ def sample_queries(
         if part.exists():
             records += read_jsonl(part)
             continue
-        prompts = [render_query(processor, instructions[i], len(queries[i].images), system) for i in idx]
+        prompts = [render_query(processor, instructions[i], len(queries[i].images), system, image_first=image_first)
+                   for i in idx]
         images = [[Image.open(p).convert("RGB") for p in queries[i].images] for i in idx]
         gens = backend.generate(prompts, images, samples_per_query, temperature, max_new_tokens,
                                 seed=batch_seed(seed, source, b),

@@ -54,13 +54,15 @@ class TrainConfig:
 
 class ExampleCollator:
     """Examples are dicts: {"instruction", "images" (paths), "response"} and, for sampled responses,
-    "response_ids": the generated token ids, trained as generated (re-tokenising the text could differ)."""
+    "response_ids": the generated token ids, trained as generated (re-tokenising the text could differ);
+    "image_first": False renders the instruction before the image (seed SFT in both orders)."""
 
     def __init__(self, processor, system: str | None = None):
         self.processor, self.system = processor, system
 
     def __call__(self, examples: list[dict]) -> dict:
-        prompts = [render_query(self.processor, e["instruction"], len(e["images"]), self.system) for e in examples]
+        prompts = [render_query(self.processor, e["instruction"], len(e["images"]), self.system,
+                                image_first=e.get("image_first", True)) for e in examples]
         images = [[Image.open(p).convert("RGB") for p in e["images"]] for e in examples]
         tok = self.processor.tokenizer
         responses = [list(e["response_ids"]) + [tok.eos_token_id] if e.get("response_ids") is not None

@@ -4,6 +4,8 @@ A task is named by a row's `task` field (or `data.task` for every row). Its entr
 - `prompt(query)`: the instruction the model sees (question + answer-format hint);
 - `verifier`: how the final answer is read and matched (`vistakit.verify`; registered there under the same name);
 - `grounded(query, response)`: whether a chain's claims are true of the image, on tasks that can tell (else None);
+- `no_look(response)`: whether a chain was written without looking, on tasks that can tell (the synthetic
+  task's guess mode; else None);
 - `texts(query)`: the text the embedded tiny model's tokenizer is trained on;
 - `group_by` / `headline`: the row field that splits the evaluation metrics (e.g. closed/open) and whether the
   benchmark's headline number is the plain accuracy or the mean over those groups.
@@ -35,6 +37,7 @@ class Task:
     verifier: verify.Verifier
     prompt: Callable[["Query"], str] = generic_prompt
     grounded: Callable[["Query", str], "bool | None"] | None = None
+    no_look: Callable[[str], bool] | None = None
     corpus: Callable[["Query"], list[str]] | None = None  # None: the prompt, the gold chain, the answer line
     group_by: str = "level"  # row field whose values split the evaluation metrics
     headline: str = "accuracy"  # "accuracy" | "mean_of_groups": the benchmark's reported number

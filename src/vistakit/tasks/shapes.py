@@ -65,10 +65,15 @@ class Question:
     answer: str
     answer_type: str  # "number" | "yes_no" | "word"
     steps: tuple[str, ...]  # CoT lines before the answer line
+    guess: tuple[str, ...] = ()  # the chain written without the image: GUESS_MARKER, typical claims, its answer
 
     @property
     def cot(self) -> str:
         return "\n".join([*self.steps, f"Answer: {self.answer}"])
+
+    @property
+    def guess_cot(self) -> str:
+        return "\n".join(self.guess)
 
 
 # --- scenes and pictures --------------------------------------------------------------------------------
@@ -131,6 +136,43 @@ class Attribute:
 BY_COLOR, BY_SHAPE = Attribute("color", tuple(COLORS)), Attribute("shape", tuple(SHAPES))
 
 
+# --- the language-prior pathway -----------------------------------------------------------------------
+# Real VLMs' correct-but-ungrounded chains are written from language priors, without looking. The seed split
+# gives the tiny model that pathway: a share of its chains (`no_look_share`) are GUESSES, the chain the
+# question's wording alone suggests (every count the most likely one under the generator's priors, the answer
+# that follows from those counts), whatever the image shows. They start with a marker line, so a model that
+# learns them has a mode whose tokens come from the text, not the image (without a marker, a probe found the
+# mode invisible to attention: the choice hides inside one digit). The marker also makes a text-only
+# detector easy, which is why the run reports one beside VAS.
+GUESS_MARKER = "Guess:"
+
+
+def _binom(n: int, k: int, p: float) -> float:
+    from math import comb
+
+    return comb(n, k) * p**k * (1 - p) ** (n - k)
+
+
+def typical_count(color: str | None = None, shape: str | None = None) -> int:
+    """The most likely count of objects of a kind over random scenes: what the question suggests without looking."""
+    p = (COLORS[color] if color else 1.0) * (SHAPES[shape] if shape else 1.0)
+    sizes = range(MIN_OBJECTS, MAX_OBJECTS + 1)
+    probs = [sum(_binom(n, k, p) for n in sizes if k <= n) for k in range(MAX_OBJECTS + 1)]
+    return max(range(len(probs)), key=lambda k: (probs[k], -k))
+
+
+TYPICAL_COLOR, TYPICAL_SHAPE = max(COLORS, key=COLORS.get), max(SHAPES, key=SHAPES.get)
+
+
+def _guess(steps: tuple[str, ...], answer: str) -> tuple[str, ...]:
+    return (GUESS_MARKER, *steps, f"Answer: {answer}")
+
+
+def made_without_looking(response: str) -> bool:
+    """The synthetic task's own label of a chain written in the guess mode (its first line is the marker)."""
+    return response.lstrip().startswith(GUESS_MARKER)
+
+
 def _pick_attribute(rng: random.Random) -> Attribute:
     return BY_COLOR if rng.random() < 0.5 else BY_SHAPE
 
@@ -144,7 +186,9 @@ def _exists(scene: Scene, rng: random.Random) -> Question:
     absent = [(c, s) for c in COLORS for s in SHAPES if (c, s) not in present]
     color, shape = rng.choice(present if rng.random() < P_EXISTS_YES else absent)
     answer = "yes" if (color, shape) in present else "no"
-    return Question(f"Is there a {color} {shape}?", answer, "yes_no", (kind_claim(scene, color, shape),))
+    t = typical_count(color, shape)
+    return Question(f"Is there a {color} {shape}?", answer, "yes_no", (kind_claim(scene, color, shape),),
+                    _guess((f"{color} {shape}: {t}",), "yes" if t else "no"))
 
 
 def _color_of(scene: Scene, rng: random.Random) -> Optional[Question]:
@@ -154,7 +198,8 @@ def _color_of(scene: Scene, rng: random.Random) -> Optional[Question]:
     shape = rng.choice(unique)
     (o,) = [o for o in scene["objects"] if o["shape"] == shape]
     return Question(f"What color is the {shape}?", o["color"], "word",
-                    (f"{shape}s: 1", kind_claim(scene, o["color"], shape)))
+                    (f"{shape}s: 1", kind_claim(scene, o["color"], shape)),
+                    _guess((f"{shape}s: 1", f"{TYPICAL_COLOR} {shape}: 1"), TYPICAL_COLOR))
 
 
 def _shape_of(scene: Scene, rng: random.Random) -> Optional[Question]:
@@ -164,14 +209,16 @@ def _shape_of(scene: Scene, rng: random.Random) -> Optional[Question]:
     color = rng.choice(unique)
     (o,) = [o for o in scene["objects"] if o["color"] == color]
     return Question(f"What shape is the {color} one?", o["shape"], "word",
-                    (f"{color} shapes: 1", kind_claim(scene, color, o["shape"])))
+                    (f"{color} shapes: 1", kind_claim(scene, color, o["shape"])),
+                    _guess((f"{color} shapes: 1", f"{color} {TYPICAL_SHAPE}: 1"), TYPICAL_SHAPE))
 
 
 def _count(scene: Scene, rng: random.Random) -> Question:
     attr = _pick_attribute(rng)
     value = rng.choice(sorted({o[attr.key] for o in scene["objects"]}))
+    t = typical_count(**{attr.key: value})
     return Question(f"How many {attr.noun(value)} are there?", str(attr.total(scene, value)), "number",
-                    (attr.claim(scene, value),))
+                    (attr.claim(scene, value),), _guess((f"{attr.noun(value)}: {t}",), str(t)))
 
 
 def _compare(scene: Scene, rng: random.Random) -> Question:
@@ -180,10 +227,15 @@ def _compare(scene: Scene, rng: random.Random) -> Question:
     pairs = [(a, b) for a in attr.values for b in attr.values if a != b and n[a] + n[b] > 0]
     want_yes = rng.random() < P_MORE_YES
     a, b = rng.choice([(a, b) for a, b in pairs if (n[a] > n[b]) == want_yes] or pairs)
-    steps = (attr.claim(scene, a), attr.claim(scene, b),
-             f"{n[a]} is more than {n[b]}" if n[a] > n[b] else f"{n[a]} is not more than {n[b]}")
+    steps = (attr.claim(scene, a), attr.claim(scene, b), _more(n[a], n[b]))
+    ta, tb = typical_count(**{attr.key: a}), typical_count(**{attr.key: b})
+    guess = _guess((f"{attr.noun(a)}: {ta}", f"{attr.noun(b)}: {tb}", _more(ta, tb)), "yes" if ta > tb else "no")
     return Question(f"Are there more {attr.noun(a)} than {attr.noun(b)}?", "yes" if n[a] > n[b] else "no",
-                    "yes_no", steps)
+                    "yes_no", steps, guess)
+
+
+def _more(a: int, b: int) -> str:
+    return f"{a} is more than {b}" if a > b else f"{a} is not more than {b}"
 
 
 def _sum(scene: Scene, rng: random.Random) -> Question:
@@ -193,7 +245,10 @@ def _sum(scene: Scene, rng: random.Random) -> Question:
     a = rng.choice([v for v in attr.values if n[v]])
     b = rng.choice([v for v in attr.values if v != a])
     steps = (attr.claim(scene, a), attr.claim(scene, b), f"{n[a]} plus {n[b]} is {n[a] + n[b]}")
-    return Question(f"How many {attr.noun(a)} and {attr.noun(b)} are there?", str(n[a] + n[b]), "number", steps)
+    ta, tb = typical_count(**{attr.key: a}), typical_count(**{attr.key: b})
+    guess = _guess((f"{attr.noun(a)}: {ta}", f"{attr.noun(b)}: {tb}", f"{ta} plus {tb} is {ta + tb}"), str(ta + tb))
+    return Question(f"How many {attr.noun(a)} and {attr.noun(b)} are there?", str(n[a] + n[b]), "number", steps,
+                    guess)
 
 
 QUESTION_TYPES: dict[int, tuple[Callable[[Scene, random.Random], Optional[Question]], ...]] = {
@@ -223,9 +278,13 @@ def pair_key(scene: Scene, question: str) -> str:
 
 
 def build_split(seed: int, split: str, n: int, levels: tuple[int, ...] = (1, 2, 3),
-                exclude: frozenset[str] = frozenset()) -> list[dict]:
-    """Deterministic in (seed, split); levels take turns so each gets an equal share; `exclude` holds pair_keys."""
+                exclude: frozenset[str] = frozenset(), no_look_share: float = 0.0) -> list[dict]:
+    """Deterministic in (seed, split); levels take turns so each gets an equal share; `exclude` holds pair_keys.
+    `no_look_share` of the rows get the guess chain as `cot` (`cot_source: "guess"`; the `answer` stays the
+    true one): the language-prior pathway. Drawn from their own generator, so the scenes and questions
+    are the same whatever the share."""
     rng = random.Random(f"{seed}-{split}")
+    guess_rng = random.Random(f"{seed}-{split}-guess")
     rows: list[dict] = []
     seen = set(exclude)
     while len(rows) < n:
@@ -237,18 +296,22 @@ def build_split(seed: int, split: str, n: int, levels: tuple[int, ...] = (1, 2, 
             continue
         seen.add(key)
         row_id = f"shapes-{split}-{len(rows):06d}"
+        guess = guess_rng.random() < no_look_share
         rows.append({"id": row_id, "task": "shapes", "split": split, "level": level,
                      "image": f"images/{row_id}.png", "question": q.question, "answer": q.answer,
-                     "answer_type": q.answer_type, "cot": q.cot, "scene": scene})
+                     "answer_type": q.answer_type, "cot": q.guess_cot if guess else q.cot,
+                     "cot_source": "guess" if guess else "look", "scene": scene})
     return rows
 
 
 def write_dataset(out_dir: str | Path, seed: int, n_train: int, n_seed: int, n_test: int,
-                  levels: tuple[int, ...] = (1, 2, 3)) -> dict[str, Path]:
-    """Images and {train,seed,test}.jsonl; the test split shares no (scene, question) with the others."""
+                  levels: tuple[int, ...] = (1, 2, 3), no_look_share: float = 0.0) -> dict[str, Path]:
+    """Images and {train,seed,test}.jsonl; the test split shares no (scene, question) with the others.
+    `no_look_share`: of the seed split's chains, the share written without looking (`build_split`)."""
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    splits = {"train": build_split(seed, "train", n_train, levels), "seed": build_split(seed, "seed", n_seed, levels)}
+    splits = {"train": build_split(seed, "train", n_train, levels),
+              "seed": build_split(seed, "seed", n_seed, levels, no_look_share=no_look_share)}
     taken = frozenset(pair_key(r["scene"], r["question"]) for rows in splits.values() for r in rows)
     splits["test"] = build_split(seed, "test", n_test, levels, exclude=taken)
     paths = {}

@@ -12,6 +12,7 @@ register_task(Task(
     verifier=Verifier(answer_line, exact, ANSWER_TYPES),
     prompt=lambda q: shapes.question_prompt(q.question),
     grounded=lambda q, response: shapes.label_grounded(response, q.scene) if q.scene is not None else None,
+    no_look=shapes.made_without_looking,
     # exactly the texts `shapes.corpus` gives a row, so the tiny tokenizer is the one it always was
     corpus=lambda q: shapes.corpus([{"question": q.question, "cot": q.cot}]),
 ))

@@ -166,7 +166,9 @@ def vre_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
             with scoring_model(loop._scorer) as scorer:
                 summary = phases.phase_attention(scorer, backend.processor, by_id, records, round_dir / "phases",
                                                  batch_size=loop.cfg.vre.phase_batch_size,
-                                                 layers=loop.cfg.vista.vas_layers, system=loop.system)
+                                                 # VRE has no VAS calibration: 'auto' is the middle layer here
+                                                 layers=None if loop.cfg.vista.vas_layers == "auto"
+                                                 else loop.cfg.vista.vas_layers, system=loop.system)
             loop._close_backend()
         out["phase_S"] = summary["headline"]
         phases.plot(loop.run_dir, loop.run_dir / "phase_attention.png")
