@@ -132,3 +132,29 @@ def test_benchmark_keys_are_typed(tmp_path):
         load_config(None, ["data.sources=3"])
     with pytest.raises(ConfigError, match=r"'data.sources.slake' must be str"):
         load_config(None, ["data.sources.slake=3"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("sampling.samples_per_query=0", "'sampling.samples_per_query' must be >= 1, got 0"),
+    ("sampling.samples_per_query=-2", "'sampling.samples_per_query' must be >= 1"),
+    ("sampling.queries_per_batch=0", "'sampling.queries_per_batch' must be >= 1"),
+    ("sampling.temperature=-1", "'sampling.temperature' must be >= 0.0, got -1.0"),
+    ("rounds=-1", r"'rounds' must be >= 0, got -1 \(0 runs round 0 only"),
+    ("train.epochs=-1", r"'train.epochs' must be > 0.0, got -1.0 \(0 would save the untrained base"),
+    ("seed_train.epochs=0", "'seed_train.epochs' must be > 0.0"),
+    ("data.no_look_share=1.5", r"'data.no_look_share' must be in \[0.0, 1.0\]"),
+    ("vista.resamples=0", "'vista.resamples' must be >= 1"),
+    ("eval.max_new_tokens=0", "'eval.max_new_tokens' must be >= 1"),
+])
+def test_values_out_of_range_fail_at_load(override, message):
+    from vistakit.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_in_range_values_load():
+    from vistakit.config import load_config
+
+    cfg = load_config(None, ["rounds=0", "sampling.temperature=0", "train.epochs=0.5", "data.no_look_share=1"])
+    assert (cfg.rounds, cfg.sampling.temperature, cfg.train.epochs, cfg.data.no_look_share) == (0, 0.0, 0.5, 1.0)

@@ -1,5 +1,5 @@
-"""The embedded default really learns: the demo (seed 0) end to end, as a user runs it, then one VISTA round
-from the same seed model. ~15 min on 2 cores."""
+"""The embedded default really learns, and its diagnostics are there: the demo (seed 0) end to end as a user
+runs it, SFT-Seed then ReST-EM and VISTA-SFT from the same seed model. ~15 min on 2 cores."""
 
 import json
 
@@ -29,17 +29,17 @@ def test_demo_learns_and_rest_em_improves(demo):
 
 
 @pytest.mark.slow
-def test_vista_round_rescues_queries_and_filters_positives(demo, tmp_path):
-    """Measured on seed 0: prefix resampling takes the queries without a positive from ~410 to ~245, and
-    the VAS cut (tau -0.5 on within-query z-scores) drops about a quarter of the positives."""
-    from importlib import resources
-
-    preset = resources.files("vistakit.presets") / "demo.yaml"
-    assert main(["run", str(preset), "method=vista-sft", "rounds=1", f"run_dir={tmp_path}",
-                 f"model.base={demo / 'sft-seed' / 'round_0' / 'train' / 'model'}",
-                 f"data.path={demo / 'sft-seed' / 'data'}"]) == 0
-    r1 = json.loads((tmp_path / "metrics.json").read_text())[1]
-    assert r1["zero_positive_after"] < 0.8 * r1["zero_positive_before"]
-    assert r1["kept_by_source"]["prefix"] > 500
-    positives = r1["kept"] + r1["vas_dropped"]
-    assert 0.1 < r1["vas_dropped"] / positives < 0.4
+def test_demo_prints_the_organism_diagnostics(demo):
+    """M_0's probes are written and say the swapped query is in distribution (both prompt orders in the seed
+    SFT); VISTA's round 1 carries the critical-token control, the two-pass label and the detectors."""
+    seed = json.loads((demo / "sft-seed" / "metrics.json").read_text())[0]
+    probes = seed["probes"]
+    assert abs(probes["accuracy"]["true"] - probes["accuracy"]["swapped"]) < 0.08
+    assert probes["first_token_prob"]["swapped"] > 0.5 * probes["first_token_prob"]["original"]
+    vista = json.loads((demo / "vista-sft" / "metrics.json").read_text())
+    r1 = vista[1]
+    assert r1["zero_positive_after"] < r1["zero_positive_before"]
+    assert r1["critical_fire_rate"] is not None and r1["control_fire_rate"] is not None
+    assert r1["critical_at_first_token"] < 0.3  # measured 0.0-0.1 on seeds 0-2; 0.48-0.62 before both orders
+    assert r1["vas_auroc_two_pass"] is not None and r1["sample_no_look"] > 0.05  # the guess mode is sampled
+    assert (demo / "vista-sft" / "round_1" / "filter" / "two_pass.jsonl").exists()

@@ -94,3 +94,19 @@ def test_z_scores_hand_values():
     assert z_scores([0.4]) == [0.0]  # one positive: kept
     assert z_scores([0.2, 0.2, 0.2]) == [0.0, 0.0, 0.0]  # zero std: kept
     assert z_scores([]) == []
+
+
+def test_nan_ratio_drops_the_query_with_a_reason(caplog):
+    """NaN < tau is False: without the check a NaN ratio would keep every positive of its query."""
+    from vistakit.filter_vas import apply_vas
+
+    decisions = [{"query_id": q, "kept": True, "reason": "kept"} for q in ("a", "a", "b", "b")]
+    scores = [{"lambda_sys": 1.0, "lambda_vis": v, "lambda_ins": 1.0, "vas_ratio": v} for v in
+              (float("nan"), 0.2, 0.1, 0.3)]
+    with caplog.at_level("WARNING"):
+        out = apply_vas(decisions, scores, tau=-0.5)
+    assert [d["reason"] for d in out[:2]] == ["vas_invalid", "vas_invalid"] and not any(d["kept"] for d in out[:2])
+    assert [d["kept"] for d in out[2:]] == [False, True] and out[2]["reason"] == "low_vas"  # z = -1, +1
+    assert "2 positives" in caplog.text
+    out = apply_vas(decisions[2:], [dict(scores[2], vas_ratio=float("inf")), scores[3]], tau=-0.5)
+    assert {d["reason"] for d in out} == {"vas_invalid"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vistakit.config import ConfigError, load_config
 from vistakit.data import DataError
+from vistakit.runfolder import RunFolderLocked
 from vistakit.report import diagnostics_table, method_notes, paired_gain, plot, table
 
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         args.fn(args)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, RunFolderLocked) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -43,15 +43,15 @@ class DataConfig:
     task: str | None = field(default=None, metadata={"help": "verifier name (vistakit.verify registry); None: each row's own 'task' field"})
     path: str | None = field(default=None, metadata={"help": "folder with train/seed/test .jsonl; None: generate the synthetic task into the run folder"})
     generator_seed: int = field(default=0, metadata={"help": "synthetic task: generation seed"})
-    n_train: int = field(default=1000, metadata={"help": "synthetic task: train queries (answers only are used)"})
-    n_seed: int = field(default=200, metadata={"help": "synthetic task: seed-annotated queries (gold chains used)"})
-    n_test: int = field(default=300, metadata={"help": "synthetic task: held-out queries"})
+    n_train: int = field(default=1000, metadata={"help": "synthetic task: train queries (answers only are used)", "min": 1})
+    n_seed: int = field(default=200, metadata={"help": "synthetic task: seed-annotated queries (gold chains used)", "min": 1})
+    n_test: int = field(default=300, metadata={"help": "synthetic task: held-out queries", "min": 1})
     train_split: str = "train"
     seed_split: str = "seed"
     eval_split: str = "test"
-    no_look_share: float = field(default=0.0, metadata={"help": "synthetic task: share of the seed chains written without looking (the guess chain the question alone suggests, behind a 'Guess:' line): the language-prior pathway real VLMs have"})
-    seed_instruction_first: float = field(default=0.0, metadata={"help": "share of the seed SFT examples rendered instruction-first (the rest image-first), so the model knows both orders and VISTA's swapped query is in distribution"})
-    max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries"})
+    no_look_share: float = field(default=0.0, metadata={"help": "synthetic task: share of the seed chains written without looking (the guess chain the question alone suggests, behind a 'Guess:' line): the language-prior pathway real VLMs have", "min": 0.0, "max": 1.0})
+    seed_instruction_first: float = field(default=0.0, metadata={"help": "share of the seed SFT examples rendered instruction-first (the rest image-first), so the model knows both orders and VISTA's swapped query is in distribution", "min": 0.0, "max": 1.0})
+    max_train_queries: int | None = field(default=None, metadata={"help": "use only the first N train queries", "min": 1})
     train_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks whose train splits, concatenated, are the training data (VISTA paper: [slake, vqa-rad, geometry3k]); empty: data.path or the synthetic task"})
     eval_sets: list[str] = field(default_factory=list, metadata={"help": "benchmarks evaluated every round, each reported on its own: 'name' (its test split) or 'name:split'; empty: data.eval_split of the data folder"})
     sources: dict[str, str] = field(default_factory=dict, metadata={"help": "where each benchmark is read from: a hub id, the original release folder, a save_to_disk folder, a copy of the hub files, or a folder made by `vistakit prepare`; default: the benchmark's hub id"})
@@ -61,26 +61,26 @@ class DataConfig:
 @dataclass
 class SamplingConfig:
     backend: str = field(default="hf", metadata={"help": "hf (transformers generate) | vllm (GPU, the 'vllm' extra; settings under sampling.vllm)"})
-    samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query"})
-    temperature: float = 1.0
-    max_new_tokens: int = 2048
-    queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)"})
-    rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query"})
+    samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query", "min": 1})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (SPEC: 1.0); 0 is greedy", "min": 0.0})
+    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens a sampled response may have (SPEC: 2048); longer ones are dropped as unfinished", "min": 1})
+    queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)", "min": 1})
+    rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query", "min": 1})
     vllm: VLLMConfig = field(default_factory=VLLMConfig, metadata={"help": "vLLM engine settings (sampling.backend: vllm)"})
 
 
 @dataclass
 class VistaConfig:
-    resamples: int = field(default=3, metadata={"help": "J: continuations per critical-token prefix"})
-    top_k: int = field(default=5, metadata={"help": "a response token outside this top-k is critical"})
+    resamples: int = field(default=3, metadata={"help": "J: continuations per critical-token prefix", "min": 1})
+    top_k: int = field(default=5, metadata={"help": "a response token outside this top-k is critical", "min": 1})
     vas_layers: list[int] | str | None = field(default=None, metadata={"help": "decoder layers for VAS (averaged); None: floor(L/2); 'auto': the layer whose within-query VAS best separates round 1's calibration positives by the two-pass label (round_1/filter/vas_layers.json), kept for later rounds"})
     tau: float = field(default=-0.5, metadata={"help": "drop positives with VAS < tau"})
-    score_batch_size: int = field(default=16, metadata={"help": "sequences per teacher-forced scoring pass"})
+    score_batch_size: int = field(default=16, metadata={"help": "sequences per teacher-forced scoring pass", "min": 1})
     critical_prompt: str = field(default="swapped", metadata={"help": "query the critical-token pass scores negatives under: swapped (SPEC: instruction before image) | original (the sampling query)"})
     two_pass: bool = field(default=True, metadata={"help": "label every positive's image dependence by two passes (log p(response | its image) - log p(response | another query's image)), for the VAS diagnostics and vas_layers=auto; two extra teacher-forced passes per positive"})
-    two_pass_margin: float = field(default=1.0, metadata={"help": "nats: a positive whose two-pass difference is at most this is labelled 'made without looking'"})
-    calibration_queries: int = field(default=200, metadata={"help": "vas_layers=auto: queries (seeded, with 2+ positives) whose positives calibrate the layer choice"})
-    control_positives: int = field(default=200, metadata={"help": "critical-token control: grounded-correct positives (seeded) also scored by the critical-token rule, which should fire on far fewer of them than of negatives; 0: off"})
+    two_pass_margin: float = field(default=1.0, metadata={"help": "nats: a positive whose two-pass difference is at most this is labelled 'made without looking'", "min": 0.0})
+    calibration_queries: int = field(default=200, metadata={"help": "vas_layers=auto: queries (seeded, with 2+ positives) whose positives calibrate the layer choice", "min": 1})
+    control_positives: int = field(default=200, metadata={"help": "critical-token control: grounded-correct positives (seeded) also scored by the critical-token rule, which should fire on far fewer of them than of negatives; 0: off", "min": 0})
 
 
 @dataclass
@@ -112,21 +112,21 @@ class R3vConfig:
 
 @dataclass
 class EvalConfig:
-    max_new_tokens: int = 2048
-    queries_per_batch: int = 32
-    max_queries: int | None = field(default=None, metadata={"help": "evaluate on the first N held-out queries"})
+    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens of a greedy evaluation answer", "min": 1})
+    queries_per_batch: int = field(default=32, metadata={"help": "held-out queries per generate call", "min": 1})
+    max_queries: int | None = field(default=None, metadata={"help": "evaluate on the first N held-out queries", "min": 1})
 
 
 @dataclass
 class DiagnosticsConfig:
-    queries: int = field(default=300, metadata={"help": "held-out queries (the first N) probed for each round's model: greedy accuracy with the true, another query's and a blank image, and with the swapped query; 0: off"})
+    queries: int = field(default=300, metadata={"help": "held-out queries (the first N) probed for each round's model: greedy accuracy with the true, another query's and a blank image, and with the swapped query; 0: off", "min": 0})
 
 
 @dataclass
 class RunConfig:
     method: str = field(default="rest-em", metadata={"help": "sft-seed | rft | star | rest-em | vista-sft | vista-dpo | prefix-only | vas-only | vre | r3v"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
-    rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds"})
+    rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds", "min": 0, "why": "0 runs round 0 only: M_0 (seed SFT, if any) and its evaluation"})
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})
     seed_sft: bool = field(default=False, metadata={"help": "round 0: SFT model.base on the seed chains; that model is M_0"})
     dedup: bool | None = field(default=None, metadata={"help": "drop identical responses per query; None: the method's default"})
@@ -138,7 +138,7 @@ class RunConfig:
     vre: VreConfig = field(default_factory=VreConfig)
     r3v: R3vConfig = field(default_factory=R3vConfig)
     seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
-    seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none"})
+    seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none", "min": 0.0})
     eval: EvalConfig = field(default_factory=EvalConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
@@ -195,7 +195,23 @@ def _build(cls, values: dict, prefix: str, source: str):
             name = f"{prefix}.{k}" if prefix else k
             raise ConfigError(f"{source}: unknown config key '{name}' (known under '{prefix or '<top>'}': {', '.join(sorted(known))})")
     kwargs = {k: _convert(hints[k], v, f"{prefix}.{k}" if prefix else k, source) for k, v in values.items()}
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs:
+            _check_range(f, kwargs[f.name], f"{prefix}.{f.name}" if prefix else f.name, source)
     return cls(**kwargs)
+
+
+def _check_range(f: dataclasses.Field, value, key: str, source: str) -> None:
+    """A field's `min` / `max` metadata, checked at load: a count of 0 or a negative temperature would
+    otherwise pass until a step fails on it (or, worse, does nothing and reports success)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    lo, hi, gt = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("gt")
+    if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
+        bounds = (f"> {gt}" if gt is not None else f">= {lo}" if hi is None else f"<= {hi}" if lo is None
+                  else f"in [{lo}, {hi}]")
+        why = f" ({f.metadata['why']})" if "why" in f.metadata else ""
+        raise ConfigError(f"{source}: '{key}' must be {bounds}, got {value!r}{why}")
 
 
 def apply_override(tree: dict, item: str) -> None:

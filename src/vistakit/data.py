@@ -51,11 +51,16 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
     if not path.exists():
         raise DataError(f"split file not found: {path}")
     queries, seen = [], set()
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{where}: not UTF-8 text (byte {e.start} of the line is {raw[e.start:e.start + 1]!r}); "
+                                "JSONL files must be UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
@@ -65,17 +70,29 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
             for key in REQUIRED:
                 if row.get(key) in (None, ""):
                     raise DataError(f"{where}: row {row.get('id', '?')!r} has no field '{key}'")
-            if row["id"] in seen:
-                raise DataError(f"{where}: duplicate id {row['id']!r}")
-            seen.add(row["id"])
+            if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+                raise DataError(f"{where}: field 'id' must be a string or an integer, got {row['id']!r}")
+            # compared as the string it becomes: 7 and "7" are the same query id downstream
+            if str(row["id"]) in seen:
+                raise DataError(f"{where}: duplicate id {row['id']!r} (ids are compared as strings)")
+            seen.add(str(row["id"]))
             image_field = row["image"] if isinstance(row["image"], list) else [row["image"]]
             if not image_field or not all(isinstance(p, str) and p for p in image_field):
                 raise DataError(f"{where}: field 'image' must be a path or a non-empty list of paths")
+            if not isinstance(row["question"], str):
+                raise DataError(f"{where}: field 'question' must be a string, got {type(row['question']).__name__}")
+            if isinstance(row["answer"], bool) or not isinstance(row["answer"], (str, int, float)):
+                raise DataError(f"{where}: field 'answer' must be a string or a number, got {row['answer']!r}")
             row_task = task or row.get("task", "exact")
             try:
-                get_task(row_task)
+                verifier = get_task(row_task).verifier
             except KeyError as e:
                 raise DataError(f"{where}: field 'task': {e.args[0]}") from None
+            kind = row.get("answer_type")
+            if kind is not None and verifier.by_answer_type and kind not in verifier.by_answer_type:
+                # an unknown type would fall back to the task's default matcher: "2.0" vs "2" marked wrong
+                raise DataError(f"{where}: field 'answer_type' must be one of "
+                                f"{', '.join(sorted(verifier.by_answer_type))} for task {row_task!r}, got {kind!r}")
             choices = row.get("choices")
             if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
                 raise DataError(f"{where}: field 'choices' must be a list of strings")

@@ -70,7 +70,7 @@ def first_tokens_scores(records: list[dict], labels: list[bool], n_tokens: int =
 def detectors(decisions: list[dict]) -> dict:
     """AUROCs for finding positives made without looking, by each label (scene truth: not grounded; two-pass:
     not looked) and each detector (-VAS, the raw ratio S, the text-only first tokens; two-pass vs scene)."""
-    scored = [d for d in decisions if "vas" in d]
+    scored = [d for d in decisions if d.get("vas") is not None]
     out = {}
     for name, key, flip in (("scene", "grounded", True), ("two_pass", "two_pass_looked", True)):
         rows = [d for d in scored if d.get(key) is not None]
@@ -114,7 +114,7 @@ def no_look_rates(records: list[dict]) -> dict:
 
 def vas_detection(decisions: list[dict]) -> dict:
     """How well VAS < tau singles out correct-but-ungrounded positives (grounded == False)."""
-    scored = [d for d in decisions if "vas" in d and d.get("grounded") is not None]
+    scored = [d for d in decisions if d.get("vas") is not None and d.get("grounded") is not None]
     if not scored:
         return {}
     ungrounded = [not d["grounded"] for d in scored]
@@ -165,7 +165,7 @@ def critical_stats(prefix_dir: Path) -> dict:
 
 
 def vas_histogram(decisions: list[dict], out: Path, tau: float) -> Path | None:
-    scored = [d for d in decisions if "vas" in d]
+    scored = [d for d in decisions if d.get("vas") is not None]
     if not scored:
         return None
     import matplotlib

@@ -1,11 +1,15 @@
 """Filter step of VISTA: score every positive with VAS under M_{t-1} and drop those below tau.
 
 Scores are cached in `vas.jsonl` (one line per scored positive), so a resumed round does not rescore.
-A dropped positive keeps its record in decisions.jsonl with reason "low_vas" and its score.
+A dropped positive keeps its record in decisions.jsonl with reason "low_vas" and its score. A query whose
+attention ratios include a NaN or an infinity (a row with no prompt mass) cannot be z-scored: its positives
+are dropped with reason "vas_invalid" and a warning, never kept silently.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from vistakit.scoring import scoring_model
 from vistakit.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
+log = logging.getLogger(__name__)
 
 
 def score_positives(model, processor, queries: dict[str, Query], positives: list[dict], *,
@@ -46,11 +51,22 @@ def apply_vas(decisions: list[dict], scores: list[dict], tau: float) -> list[dic
     for i, s in zip(kept, scores):
         by_query[decisions[i]["query_id"]].append((i, s))
     out = [dict(d) for d in decisions]
+    invalid = 0
     for items in by_query.values():
-        for (i, s), z in zip(items, z_scores([s["vas_ratio"] for _, s in items])):
+        ratios = [s["vas_ratio"] for _, s in items]
+        if not all(math.isfinite(r) for r in ratios):
+            # one NaN makes every z-score of the query NaN, and NaN < tau is False: it would keep them all
+            for i, s in items:
+                out[i].update({k: s[k] for k in SCORE_KEYS}, vas=None, kept=False, reason="vas_invalid")
+            invalid += len(items)
+            continue
+        for (i, s), z in zip(items, z_scores(ratios)):
             out[i].update({k: s[k] for k in SCORE_KEYS}, vas=z)
             if z < tau:
                 out[i].update(kept=False, reason="low_vas")
+    if invalid:
+        log.warning("VAS: %d positives of queries with a NaN or infinite attention ratio dropped (reason "
+                    "vas_invalid)", invalid)
     return out
 
 

@@ -43,10 +43,11 @@ from vistakit.data import DataError, Query, instruction_for, load_split
 from vistakit.evaluate import eval_queries, evaluate, evaluate_sets
 from vistakit.filter_vas import vas_filter
 from vistakit.methods import get_method
-from vistakit.models.load import load, load_kwargs, load_model
+from vistakit.models.load import check_checkpoint, load, load_kwargs, load_model
 from vistakit.prefix import prefix_resample
 from vistakit.probes import probe_model
-from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
+from vistakit.runfolder import (RunLock, is_done, mark_done, read_jsonl, write_json, write_json_if_changed,
+                                write_jsonl, write_text)
 from vistakit.sample import batch_seed, sample_queries
 from vistakit.sampling import HFBackend
 from vistakit.scoring import ScoringModel
@@ -156,6 +157,11 @@ class Loop:
             raise ConfigError("vista.vas_layers=auto calibrates on the two-pass label: set vista.two_pass=true")
         if v.critical_prompt not in ("swapped", "original"):
             raise ConfigError(f"vista.critical_prompt must be swapped or original, got {v.critical_prompt!r}")
+        if cfg.model.base != "tiny":
+            try:
+                check_checkpoint(cfg.model.base)
+            except (FileNotFoundError, ValueError) as e:
+                raise ConfigError(str(e)) from None
         self._sampler, self._scorer = None, None
 
     def _backend(self, model_path: str):
@@ -199,9 +205,14 @@ class Loop:
         return evaluate(backend, backend.processor, test, out, **kwargs)
 
     def run(self) -> list[dict]:
+        with RunLock(self.run_dir):  # one process per run folder
+            return self._run()
+
+    def _run(self) -> list[dict]:
         cfg, run_dir = self.cfg, self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        self._check_resume_config(run_dir / "config.yaml", to_dict(cfg))
+        config_file = run_dir / "config.yaml"
+        self._check_resume_config(config_file, to_dict(cfg))
         torch.manual_seed(cfg.seed)
         data_dir = prepare_data(cfg, run_dir)
         task = cfg.data.task
@@ -210,6 +221,8 @@ class Loop:
         by_id = {q.id: q for q in train}
         use_seed = cfg.seed_sft or self.method.seed_only
         seed = load_split(data_dir / f"{cfg.data.seed_split}.jsonl", task) if use_seed else []
+        if not config_file.exists():  # pinned once the data checked out: a wrong data.path can be corrected
+            write_text(config_file, yaml.safe_dump(to_dict(cfg), sort_keys=False))
         m0 = prepare_base_model(cfg, run_dir, data_dir)
 
         history = []
@@ -249,7 +262,7 @@ class Loop:
                             **self._probe(current, round_dir, test)})
             log.info("round %d: accuracy %.3f", t, metrics["accuracy"])
         self._close_backend()
-        write_json(run_dir / "metrics.json", history)
+        write_json_if_changed(run_dir / "metrics.json", history)
         return history
 
     def _training_set(self, backend: HFBackend, train: list[Query], by_id: dict[str, Query], round_dir: Path,
@@ -359,11 +372,19 @@ class Loop:
     @staticmethod
     def _check_resume_config(path: Path, resolved: dict) -> None:
         """A re-run resumes only with the config the folder was made with: mixing outputs of two configs
-        in one run folder would be silent and wrong."""
+        in one run folder would be silent and wrong. `run_dir` is not compared (a moved folder resumes). A
+        config.yaml that does not parse as a mapping is one a kill or a full disk tore while it was first
+        written (before vistakit wrote it atomically): it is said and replaced."""
         if not path.exists():
-            path.write_text(yaml.safe_dump(resolved, sort_keys=False))
             return
-        old = yaml.safe_load(path.read_text())
+        try:
+            old = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            old = None
+        if not isinstance(old, dict):
+            log.warning("%s is empty or torn (a run killed while writing it): writing it again", path)
+            path.unlink()
+            return
 
         def flat(d, prefix=""):
             return {k2: v2 for k, v in d.items() for k2, v2 in
@@ -372,7 +393,7 @@ class Loop:
         a, b = flat(old), flat(resolved)
         defaults = flat(to_dict(RunConfig()))
         # a key added to vistakit after the folder was made is no difference when it holds its default
-        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)
+        diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k != "run_dir"
                       and not (k not in a and k in defaults and b.get(k) == defaults[k]))
         if diff:
             raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "
@@ -397,7 +418,7 @@ class Loop:
             stats.update(zero_positive_before=sum(l["zero_before"] for l in levels),
                          zero_positive_after=sum(l["zero_after"] for l in levels),
                          kept_by_source=diag["kept_by_source"], vas_auroc=diag["vas"].get("auroc"),
-                         vas_dropped=diag["reasons"].get("low_vas", 0))
+                         vas_dropped=diag["reasons"].get("low_vas", 0), vas_invalid=diag["reasons"].get("vas_invalid", 0))
             detectors, shares = diag.get("detectors", {}), diag.get("shares", {})
             crit = diag.get("critical_tokens", {})
             stats.update(

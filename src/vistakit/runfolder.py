@@ -6,8 +6,11 @@ run killed at any point redoes at most the unfinished step (or, for sampling, th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
+import time
 from pathlib import Path
 
 
@@ -27,11 +30,63 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write_json(path: Path, obj) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Atomically: a kill or a full disk mid-write leaves the old file (or none), never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2))
+
+
+def write_json_if_changed(path: Path, obj) -> None:
+    """Leave an identical file alone: a finished run re-run on read-only storage must not fail rewriting it."""
+    text = json.dumps(obj, indent=2)
+    if not (path.exists() and path.read_text() == text):
+        write_text(path, text)
+
+
+class RunFolderLocked(RuntimeError):
+    pass
+
+
+class RunLock:
+    """One process per run folder: an exclusive `flock` on `run_dir/.lock`, which the kernel releases when the
+    holder dies (a stale lock of a killed run is simply taken over). The file names the holder, so a second
+    process refuses at once saying who holds it."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        self._file = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunFolderLocked(f"{self.path.parent} is in use by {holder}; wait for it to finish or stop it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        f.flush()
+        self._file = f
+        return self
+
+    def __exit__(self, *exc):
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
 
 
 def is_done(step_dir: Path) -> bool:

@@ -1,7 +1,8 @@
 """Filter step: decide, for every sample, whether it is trained on, and write down why.
 
 Reasons: "kept", "incorrect", "duplicate" (same response text already kept for the query),
-"unfinished" (hit max_new_tokens). VISTA's VAS filter adds its own reason in its own module.
+"unfinished" (hit max_new_tokens). VISTA's VAS filter adds its own reasons in its own module ("low_vas",
+"vas_invalid").
 """
 
 from __future__ import annotations

@@ -25,20 +25,21 @@ from vistakit.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, save_processor
 from vistakit.models.parts import freeze
+from vistakit.runfolder import write_json
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainConfig:
-    epochs: float = 3.0  # SPEC.md: 3 epochs a round
-    learning_rate: float = 1e-5
-    examples_per_device_batch: int = 8
-    grad_accum_steps: int = 1
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    lr_scheduler: str = "cosine"
-    max_grad_norm: float = 1.0
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training set (SPEC: 3 a round)", "gt": 0.0, "why": "0 would save the untrained base as the round's model"})
+    learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate", "min": 0.0})
+    examples_per_device_batch: int = field(default=8, metadata={"help": "training examples per device per step", "min": 1})
+    grad_accum_steps: int = field(default=1, metadata={"help": "gradient accumulation steps (global batch = examples_per_device_batch x devices x this)", "min": 1})
+    warmup_ratio: float = field(default=0.03, metadata={"help": "share of the steps with a linear warm-up", "min": 0.0, "max": 1.0})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "min": 0.0})
+    lr_scheduler: str = field(default="cosine", metadata={"help": "transformers scheduler name (cosine, linear, constant, ...)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm", "min": 0.0})
     bf16: bool = field(default=False, metadata={"help": "bf16 autocast (mixed precision) over the `dtype` weights; also the precision of DDP/FSDP/DeepSpeed runs"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in the backward pass (less memory, ~30% slower); same loss and gradients"})
     dtype: str = field(default="float32", metadata={"help": "dtype of the trained weights (keep float32 with bf16=true: bf16 weights round most 1e-5 updates away)"})
@@ -166,7 +167,7 @@ def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_ex
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         history = [h for h in trainer.state.log_history if "loss" in h]
         # written last: its presence says the step finished (a re-launched step skips)
-        (out_dir / "train_log.json").write_text(json.dumps({"train_loss": result.training_loss, "history": history}, indent=1))
+        write_json(out_dir / "train_log.json", {"train_loss": result.training_loss, "history": history})  # atomic
         log.info("trained %d examples, final loss %.4f -> %s", n_examples, result.training_loss, model_dir)
     trainer.accelerator.wait_for_everyone()
     return model_dir

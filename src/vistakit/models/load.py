@@ -10,6 +10,25 @@ from transformers import AutoModelForImageTextToText
 from vistakit.models.processor import TINY_MARKER, load_processor
 
 
+def check_checkpoint(name_or_path: str | Path, field: str = "model.base") -> None:
+    """Fail before any work on a local checkpoint that cannot load: a missing folder (transformers would call
+    it a malformed hub id, never naming the field) or one holding pickled weights only (refused on purpose:
+    unpickling runs code; vistakit loads safetensors). A hub id (`org/name`) is left to the hub."""
+    path = Path(str(name_or_path)).expanduser()
+    text = str(name_or_path)
+    local = path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1 or "\\" in text
+    if not local:
+        return
+    if not path.is_dir():
+        raise FileNotFoundError(f"{field}: no checkpoint folder at {path}")
+    if not any(path.glob("*.safetensors")) and (any(path.glob("*.bin")) or any(path.glob("*.pt"))):
+        raise ValueError(f"{field}: {path} holds pickled weights only (*.bin / *.pt); vistakit loads safetensors "
+                         "and refuses pickles on purpose (unpickling can run code). Convert them, e.g. load and "
+                         "save_pretrained(safe_serialization=True) where you trust the file")
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{field}: {path} has no config.json: not a transformers checkpoint folder")
+
+
 def resolve_dtype(name: str):
     return "auto" if name == "auto" else getattr(torch, name)
 
