@@ -83,7 +83,9 @@ def test_verify_shapes_dispatches_on_answer_type():
 
 def test_no_answer_line_is_wrong_for_every_generic_task():
     for task in ("exact", "number", "yes_no", "option"):
-        assert verify(task, "the answer is 3\n3", "3") == (None, False)
+        assert verify(task, "I count 3 of them\n3", "3") == (None, False)
+        # a stated answer in a phrase is an answer line (issue 17: ScienceQA's own "The answer is A.")
+        assert verify(task, "so the answer is 3", "3")[0] == "3"
 
 
 def test_unknown_task_lists_known_ones():
@@ -94,3 +96,13 @@ def test_unknown_task_lists_known_ones():
 def test_register_new_task():
     register("test-boxed", Verifier(boxed, number))
     assert verify("test-boxed", r"\boxed{12}", "12") == ("12", True)
+
+
+def test_answer_line_variants_and_their_limits():
+    from vistakit.verify import final_answer
+
+    assert answer_line("Answer:\n1 plus 1 is 2") is None  # the answer line does not reach into the next line
+    assert final_answer("Answer:\n49") == "49"  # final_answer does (R3V's form)
+    assert answer_line("Answer:Answer: 4") == "4"  # a doubled prefix: the value after the last one
+    assert answer_line("**Answer**: 5") == answer_line("The final answer is: 5") == answer_line("Answer - 5") == "5"
+    assert answer_line("Answer-like reasoning only") is None

@@ -19,11 +19,32 @@ Matcher = Callable[["str | None", str], bool]
 
 # --- extractors: str -> str | None -------------------------------------------------------------------
 
-def answer_line(text: str) -> str | None:
-    """The value after the last `Answer:`; the last one, because chains may restate a draft answer."""
-    matches = list(re.finditer(r"answer\s*:[ \t]*([^\n]*)", text, re.IGNORECASE))
-    value = matches[-1].group(1).strip() if matches else ""
+# The answer-line forms models write, each ending where the value starts: `Answer: X`, `**Answer**: X`,
+# `**Final Answer:** X`, `Final answer = X`, `Answer - B`, `The answer is A.`, `The final answer is: X`,
+# `The correct answer is (B)`. The last one in the text wins: chains restate draft answers.
+_ANSWER_LINE = re.compile(
+    r"(?:\*\*|__)?[ \t]*(?:final[ \t]+)?answer[ \t]*(?:\*\*|__)?[ \t]*(?:[:：=]|-(?=[ \t]))[ \t]*(?:\*\*|__)?[ \t]*"
+    r"|\bthe[ \t]+(?:final[ \t]+|correct[ \t]+|right[ \t]+)?answer[ \t]+is\b[ \t]*[:：]?[ \t]*(?:\*\*|__)?[ \t]*",
+    re.IGNORECASE)
+
+
+def _last_answer_line(text: str, next_line: bool = False) -> str | None:
+    """The value after the last answer-line form (on its line; with `next_line`, the next non-empty line when
+    the form stands alone, as in R3V's `Answer:\n49`)."""
+    matches = list(_ANSWER_LINE.finditer(text))
+    if not matches:
+        return None
+    end = matches[-1].end()
+    value = text[end:].split("\n", 1)[0].strip()
+    if not value and next_line:
+        rest = [line.strip() for line in text[end:].splitlines() if line.strip()]
+        value = rest[0] if rest else ""
     return value or None
+
+
+def answer_line(text: str) -> str | None:
+    """The value of the last answer line (`Answer: X` and its markdown and phrase variants, `_ANSWER_LINE`)."""
+    return _last_answer_line(text)
 
 
 def boxed(text: str) -> str | None:
@@ -41,31 +62,28 @@ def boxed(text: str) -> str | None:
 
 def _clean(value: str) -> str:
     """A final answer without the wrapping models add: markdown bold, `$...$`, a trailing full stop."""
-    value = value.strip().rstrip(".").strip("*").strip()
+    value = value.strip().rstrip(".").strip("*_").strip()
     if len(value) > 1 and value.startswith("$") and value.endswith("$"):
         value = value.strip("$").strip()
     return value.rstrip(".").rstrip()
 
 
 def final_answer(text: str) -> str | None:
-    """The final answer of a chain of thought, in lmms-eval's extraction order: the last `<answer>...</answer>`,
-    then the last `\\boxed{}`, then the last `Answer:` (its value on the same line, or on the next non-empty
-    line, as in R3V's `Answer:\n49`). lmms-eval's last resort, the last number of the text, is left out: a
-    response without an explicit answer is wrong (this module's rule)."""
+    """The final STATED answer of a chain of thought: the last `<answer>...</answer>`, then the last answer
+    line (`_ANSWER_LINE`: `Answer: X` and its markdown and phrase variants; its value on the same line, or
+    on the next non-empty line as in R3V's `Answer:\n49`; a `\\boxed{}` inside it is unwrapped), then the
+    last `\\boxed{}`. This differs from lmms-eval's order (box before `Answer:`) on purpose: an intermediate
+    box must not beat the answer line vistakit's prompts ask for. lmms-eval's last resort, the last number
+    of the text, is left out: a response without an explicit answer is wrong (this module's rule)."""
     tags = re.findall(r"<answer>(.*?)</answer>", text, re.IGNORECASE | re.DOTALL)
     if tags and tags[-1].strip():
         return _clean(tags[-1]) or None
-    value = boxed(text)
+    value = _last_answer_line(text, next_line=True)
     if value:
-        return _clean(value) or None
-    matches = list(re.finditer(r"answer\s*:[ \t]*([^\n]*)", text, re.IGNORECASE))
-    if not matches:
-        return None
-    value = matches[-1].group(1).strip()
-    if not value:  # "Answer:" alone on its line: the value is the next non-empty line
-        rest = [line.strip() for line in text[matches[-1].end():].splitlines() if line.strip()]
-        value = rest[0] if rest else ""
-    return _clean(value) or None
+        inner = boxed(value)
+        return _clean(inner if inner else value) or None
+    value = boxed(text)
+    return (_clean(value) or None) if value else None
 
 
 _OPTION_PATTERNS = (  # lmms-eval's order: an explicit answer, then "A." / "A)", then a bare letter
@@ -99,8 +117,11 @@ def exact(pred: str | None, gold: str) -> bool:
     return pred is not None and normalise(pred) == normalise(gold)
 
 
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
 def _to_float(text: str) -> float | None:
-    text = normalise(text).replace(",", "")
+    text = normalise(text.translate(_MINUS)).replace(",", "")
     scale = 1.0
     if text.endswith("%"):
         text, scale = text[:-1].strip(), 0.01
@@ -110,11 +131,31 @@ def _to_float(text: str) -> float | None:
         return None
 
 
+_LEADING_NUMBER = re.compile(r"\s*([-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*(%?)\s*[a-zA-Z][a-zA-Z .]*$")
+
+
+def _number_values(pred: str, gold: str) -> list[float]:
+    """The readings of `pred` to compare with a numeric `gold`: the number itself (`12`, `−3`, `1,200`);
+    a number followed by a unit word (`12 apples`); and for `12%` against a gold written without a
+    percent sign, both 0.12 and 12 (a percentage question's gold is often the bare number)."""
+    text = pred.translate(_MINUS)
+    m = _LEADING_NUMBER.fullmatch(text)
+    if m:
+        text = m.group(1) + m.group(2)
+    value = _to_float(text)
+    if value is None:
+        return []
+    values = [value]
+    if text.strip().endswith("%") and not gold.strip().endswith("%"):
+        values.append(value * 100)
+    return values
+
+
 def number(pred: str | None, gold: str) -> bool:
     if pred is None:
         return False
-    a, b = _to_float(pred), _to_float(gold)
-    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    b = _to_float(gold)
+    return b is not None and any(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a in _number_values(pred, gold))
 
 
 def yes_no(pred: str | None, gold: str) -> bool:
@@ -142,43 +183,95 @@ def option_letters(n: int) -> str:
     return _LETTERS[:n]
 
 
+_UNITS = r"(?:cm|mm|km|m|in|inches|ft|feet|units?|degrees?|°|\^\{?\\circ\}?|\\circ|sq\.?\s*\w+)"
+
+
+def choice_key(text: str) -> str:
+    """A choice's text and an answer compared after the same normalisation: lower case, `$` and LaTeX
+    spacing commands and all whitespace removed, a leading `x =` and a trailing unit dropped, so `6 cm`,
+    `x = 6` and `6` agree, and so do `2\\sqrt{3}` and `2 \\sqrt { 3 }`."""
+    t = normalise(str(text).translate(_MINUS)).replace("$", "")
+    t = re.sub(r"\\[,;!: ]|\\(?:left|right)", "", t)
+    t = re.sub(r"^[a-z]\w*\s*=\s*", "", t)
+    t = re.sub(rf"\s*{_UNITS}$", "", t)
+    return re.sub(r"\s+", "", t)
+
+
+def _stated_letter(pred: str, letters: str) -> str | None:
+    """The letter an answer opens with (`B`, `(B)`, `B.`, `B is correct, not A`, `D, because ...`,
+    `option b`), or None; None too when it names a second one right after (`B or C`, `A and B`, `A, B, C, D`,
+    `E D C B A`): a hedge naming several options must not be credited with the gold among them."""
+    lower = letters.lower()
+    m = re.match(rf"\s*(?:(?:option|choice)\s*\(?([{letters}{lower}])\)?|\(?([{letters}])\)?"
+                 rf"|\(?([{lower}])\)?(?=\s*[.):]?\s*$))(?=$|[\s.,:;)!?])", pred)
+    if not m:
+        return None
+    letter = (m.group(1) or m.group(2) or m.group(3)).upper()
+    rest = pred[m.end():]
+    # "A triangle", "I think": an article or a pronoun opening a sentence, not the option
+    if m.group(2) in ("A", "I") and not m.group(0).lstrip().startswith("(") and re.match(
+            r" +(?!is\b|because\b|since\b|as\b|fits\b|matches\b)[a-z]", rest):
+        return None
+    if re.match(rf"\s*[.)]?\s*(?:,|/|&|\bor\b|\band\b)?\s*(?:option\s*)?\(?[{letters}]\)?(?=$|[\s.,:;)!?])", rest):
+        return None
+    return letter
+
+
 def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
     """The option letter a final answer names, for a query with these choices (A, B, ... in order).
 
-    In order: the answer is a letter ("B", "(B)", "B. 12"); the answer is one choice's text (normalised, or
-    the same number: "12.0" names the choice "12"); lmms-eval's Geometry3K patterns inside the answer
-    (`Answer: (B)`, then `B.` / `B)`, then a bare letter; the last match wins), restricted to the letters the
-    query has. Anything else is None, counted wrong: never a random choice (lmms-eval's ScienceQA and
-    MathVista's scorer guess one; a guess would reward unparseable chains here).
+    In order: the answer opens with a letter (`_stated_letter`: the stated answer wins over options named
+    in its justification; a hedge naming several is None); the answer is one choice's text after the same
+    normalisation (`choice_key`: units, `x =`, spacing) or the same number (`12.0` names `12`); exactly one
+    choice's text appears inside the answer (`It is 6 cm long`); lmms-eval's Geometry3K patterns
+    (`Answer: (B)`, then `B.` / `B)`, then a bare letter), counted only when they name one option. Anything
+    else is None, counted wrong: never a random choice (lmms-eval's ScienceQA and MathVista's scorer guess
+    one; a guess would reward unparseable chains here).
     """
     if pred is None or not choices:
         return None
     letters = option_letters(len(choices))
-    letter = _letter(pred, letters)
+    letter = _stated_letter(pred, letters)
     if letter:
         return letter
-    texts = [normalise(str(c)) for c in choices]
-    hits = [i for i, t in enumerate(texts) if t == normalise(pred)]
+    keys = [choice_key(c) for c in choices]
+    key = choice_key(pred)
+    hits = [i for i, k in enumerate(keys) if k and k == key]
     if not hits:
-        value = _to_float(pred)
-        hits = [i for i, c in enumerate(choices) if value is not None and _to_float(str(c)) is not None
-                and math.isclose(value, _to_float(str(c)), rel_tol=1e-9, abs_tol=1e-12)]
+        value = _to_float(key)
+        hits = [i for i, k in enumerate(keys) if value is not None and _to_float(k) is not None
+                and math.isclose(value, _to_float(k), rel_tol=1e-9, abs_tol=1e-12)]
+    if not hits:  # one choice's text inside a sentence, as a whole word or number
+        lowered = normalise(pred.translate(_MINUS))
+        hits = [i for i, c in enumerate(choices) if normalise(str(c)) and re.search(
+            rf"(?<![\w.]){re.escape(normalise(str(c)))}(?![\w]|\.\d)", lowered)]
     if len(hits) == 1:
         return letters[hits[0]]
+    if hits:
+        return None  # several choices named
     for pattern in (rf"[Aa]nswer\s*[:=]\s*\(?([{letters}])\b", rf"\b([{letters}])[.)]", rf"\b([{letters}])\b"):
         found = re.findall(pattern, pred)
         if found:
-            return found[-1]
+            return found[0] if len(set(found)) == 1 else None
     return None
 
 
 # --- medical VQA (SLAKE, VQA-RAD): closed and open answers, LLaVA-Med style -----------------------------
 
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_ARTICLES = {"a", "an", "the"}
+
+
 def medical_normalise(text: str) -> str:
-    """Lower case, parenthesised text and punctuation removed, whitespace collapsed."""
+    """Lower case, parenthesised text and punctuation removed, whitespace collapsed; then, as LLaVA-Med's and
+    lmms-eval's answer normalisers do, articles dropped (`the right lung`), number words as digits (`two`)
+    and `x-ray` / `x ray` as `xray`."""
     text = re.sub(r"\([^)]*\)", " ", text.lower())
+    text = re.sub(r"\bx[\s-]+rays?\b", "xray", text)
     text = text.translate(str.maketrans({c: " " for c in string.punctuation}))
-    return " ".join(text.split())
+    words = [_NUMBER_WORDS.get(w, w) for w in text.split() if w not in _ARTICLES]
+    return " ".join(words)
 
 
 def open_exact(pred: str | None, gold: str) -> bool:
@@ -295,11 +388,17 @@ def at_gold_precision(pred: str | None, gold: str) -> bool:
     if pred is None:
         return False
     try:
-        p, g = float(pred.replace(",", "")), float(gold)
+        g = float(gold)
     except ValueError:
         return math_equal(pred, gold)
+    values = _number_values(pred, gold)
+    if not values:  # `2/3`, `\\frac{2}{3}`, `2\\sqrt{3}`: their value, rounded like a decimal answer
+        value = _latex_number(pred.translate(_MINUS))
+        if value is None:
+            return math_equal(pred, gold)
+        values = [value]
     decimals = len(gold.split(".")[1]) if "." in gold else 0
-    return round(p, decimals) == round(g, decimals)
+    return any(round(p, decimals) == round(g, decimals) for p in values)
 
 
 # --- registry -------------------------------------------------------------------------------------------
