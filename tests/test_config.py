@@ -55,7 +55,8 @@ def test_resume_refuses_another_config_but_not_a_new_default(tmp_path):
 
     path = tmp_path / "config.yaml"
     resolved = to_dict(RunConfig())
-    Loop._check_resume_config(path, resolved)  # first run writes it
+    Loop._check_resume_config(path, resolved)  # no file yet: nothing to compare (the loop writes it once the data loads)
+    path.write_text(yaml.safe_dump(resolved, sort_keys=False))
     Loop._check_resume_config(path, resolved)  # same config: fine
     changed = to_dict(RunConfig(rounds=5))
     with pytest.raises(ConfigError, match="rounds"):

@@ -265,19 +265,22 @@ def test_loop_samples_with_vllm_and_scores_with_hf(fake_vllm, tmp_path, monkeypa
     preset = resources.files("vistakit.presets") / "demo.yaml"
     cfg = load_config(preset, TINY_RUN + ["method=vista-sft", "sampling.backend=vllm", f"run_dir={tmp_path}"])
     history = Loop(cfg).run()
-    eval0, sampler, eval1 = fake_vllm.instances
-    assert [e for e in eval0.events if e != "generate"] == ["shutdown"]  # before the round's engine started
-    assert eval1.events[-1] == "shutdown"
+    # M_0's engine evaluates and probes M_0, then samples round 1 from it (the same model: no restart); M_1's
+    # engine evaluates and probes M_1. Each shuts down before the next starts.
+    sampler, eval1 = fake_vllm.instances
+    assert eval1.events[-1] == "shutdown" and eval1.events.count("sleep1") == 1  # the probes' first-token pass
     ev = sampler.events
     assert ev[0] == "generate" and ev[-2:] == ["sleep1", "shutdown"]  # VAS scored while vLLM slept
-    assert ev.count("sleep1") == 2 and ev[ev.index("sleep1") + 1] == "wake_up"  # critical tokens, then resample
-    assert len(loads) == 1 and loads[0][1] == "float32"  # one HF scoring model for the round
+    sleeps = [i for i, e in enumerate(ev) if e == "sleep1"]  # probes, critical tokens, two-pass + VAS
+    assert len(sleeps) == 3 and [ev[i + 1] for i in sleeps] == ["wake_up", "wake_up", "shutdown"]
+    assert len(loads) == 2 and {a[1] for a in loads} == {"float32"}  # one HF scoring model per engine
     r1 = tmp_path / "round_1"
     samples = read_jsonl(r1 / "sample" / "samples.jsonl")
     critical = read_jsonl(r1 / "prefix" / "critical.jsonl")
     assert len(critical) == sum(not s["correct"] for s in samples) > 0
     prefixes = [c["prefix_ids"] for c in critical if c["critical_index"] is not None]
-    resampled = [r for calls in sampler.calls[ev[: ev.index("wake_up")].count("generate"):] for r in calls[0]]
+    second_wake = [i for i, e in enumerate(ev) if e == "wake_up"][1]  # after the critical-token pass
+    resampled = [r for calls in sampler.calls[ev[:second_wake].count("generate"):] for r in calls[0]]
     assert prefixes and all(any(r["prompt_token_ids"][-len(p):] == p for r in resampled) for p in prefixes)
     assert (r1 / "filter" / "vas.jsonl").exists() and (r1 / "train" / "DONE").exists()
     assert len(history) == 2

@@ -162,11 +162,13 @@ class Loop:
                 check_checkpoint(cfg.model.base)
             except (FileNotFoundError, ValueError) as e:
                 raise ConfigError(str(e)) from None
-        self._sampler, self._scorer = None, None
+        self._sampler, self._scorer, self._sampler_model = None, None, None
 
     def _backend(self, model_path: str):
         """The sampler for `model_path` (the previous one is closed first: one engine holds the GPU at a
         time), and `self._scorer`, the HF model for teacher-forced passes, loaded only if a step asks."""
+        if self._sampler is not None and self._sampler_model == model_path:
+            return self._sampler  # e.g. the probes after the evaluation of the same model: no engine restart
         self._close_backend()
         m = self.cfg.model
         scoring_dtype = m.scoring_dtype or m.dtype
@@ -179,7 +181,7 @@ class Loop:
             model, processor = load(model_path, **load_kwargs(m))
             backend = HFBackend(model.eval(), processor)
         reuse = self.cfg.sampling.backend == "hf" and scoring_dtype == m.dtype
-        self._sampler = backend
+        self._sampler, self._sampler_model = backend, model_path
         self._scorer = ScoringModel(backend, None if reuse else lambda: load_model(
             model_path, scoring_dtype, m.attn_implementation, m.device, m.trust_remote_code), m.device)
         return backend
@@ -188,7 +190,7 @@ class Loop:
         for obj in (self._scorer, self._sampler):
             if obj is not None and hasattr(obj, "close"):
                 obj.close()
-        self._sampler, self._scorer = None, None
+        self._sampler, self._scorer, self._sampler_model = None, None, None
 
     def _evaluate(self, model_path: str, round_dir: Path, test: list[Query] | dict[str, list[Query]],
                   folder: str = "eval") -> dict:
