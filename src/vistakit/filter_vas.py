@@ -14,12 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
-from vistakit.models.inputs import render_query
+from vistakit.data import Query
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import scoring_model
+from vistakit.scoring import scoring_batches, scoring_model
 from vistakit.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
@@ -29,16 +27,11 @@ log = logging.getLogger(__name__)
 def score_positives(model, processor, queries: dict[str, Query], positives: list[dict], *,
                     layers: list[int] | None, batch_size: int, system: str | None) -> list[dict]:
     """Per positive: lambda_sys/vis/ins and S, from one forward pass per batch (sorted by length)."""
-    eos = processor.tokenizer.eos_token_id
-    order = sorted(range(len(positives)), key=lambda i: len(positives[i]["token_ids"]))
     scores: list[dict | None] = [None] * len(positives)
-    for b in tqdm(range(0, len(order), batch_size), desc="VAS", unit="batch"):
-        idx = order[b : b + batch_size]
-        qs = [queries[positives[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
+    for idx, qs, prompts, responses in scoring_batches(processor, queries, positives, batch_size=batch_size,
+                                                       system=system, desc="VAS"):
         images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
-        masses = segment_masses(model, processor, prompts, images,
-                                [list(positives[i]["token_ids"]) + [eos] for i in idx], layers=layers)
+        masses = segment_masses(model, processor, prompts, images, responses, layers=layers)
         for i, m, s in zip(idx, masses.tolist(), vision_ratio(masses).tolist()):
             scores[i] = {"lambda_sys": m[0], "lambda_vis": m[1], "lambda_ins": m[2], "vas_ratio": s}
     return scores

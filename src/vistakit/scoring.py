@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
+from tqdm import tqdm
+
+from vistakit.data import Query, instruction_for
+from vistakit.models.inputs import render_query
 
 
 class ScoringModel:
@@ -65,3 +69,17 @@ def scoring_model(model_or_scorer):
 def _empty_cache() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def scoring_batches(processor, queries: dict[str, Query], records: list[dict], *, batch_size: int,
+                    system: str | None, desc: str) -> Iterator[tuple[list[int], list[Query], list[str], list[list[int]]]]:
+    """Batches for a teacher-forced pass over sampled responses, sorted by length (less padding): the
+    records' indices, their queries, the rendered prompts, and each response's ids with the end-of-turn
+    token (scored as it is trained)."""
+    eos = processor.tokenizer.eos_token_id
+    order = sorted(range(len(records)), key=lambda i: len(records[i]["token_ids"]))
+    for b in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        idx = order[b : b + batch_size]
+        qs = [queries[records[i]["query_id"]] for i in idx]
+        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
+        yield idx, qs, prompts, [list(records[i]["token_ids"]) + [eos] for i in idx]

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
-from vistakit.models.inputs import encode, render_query
+from vistakit.data import Query
+from vistakit.models.inputs import encode
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import scoring_model
+from vistakit.scoring import scoring_batches, scoring_model
 
 LOGIT_CHUNK = 512
 
@@ -55,15 +54,10 @@ def counterfactual_ids(query_ids: list[str]) -> dict[str, str]:
 def two_pass_scores(model, processor, queries: dict[str, Query], responses: list[dict], *, batch_size: int,
                     system: str | None) -> list[dict]:
     """Per response record: logp_own, logp_other, two_pass_delta (and the counterfactual's query id)."""
-    eos = processor.tokenizer.eos_token_id
     other = counterfactual_ids([r["query_id"] for r in responses])
-    order = sorted(range(len(responses)), key=lambda i: len(responses[i]["token_ids"]))
     out: list[dict | None] = [None] * len(responses)
-    for b in tqdm(range(0, len(order), batch_size), desc="two-pass label", unit="batch"):
-        idx = order[b : b + batch_size]
-        qs = [queries[responses[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
-        ids = [list(responses[i]["token_ids"]) + [eos] for i in idx]
+    for idx, qs, prompts, ids in scoring_batches(processor, queries, responses, batch_size=batch_size,
+                                                 system=system, desc="two-pass label"):
         passes = []
         for image_of in (lambda q: q, lambda q: queries[other[q.id]]):
             images = [[Image.open(p).convert("RGB") for p in image_of(q).images] for q in qs]
@@ -79,10 +73,12 @@ def label_positives(scorer, processor, queries: dict[str, Query], decisions: lis
     """Decisions with `two_pass_delta` and `two_pass_looked` (delta > margin) on every positive (kept
     before the VAS filter); cached in `out_file`, one line per positive."""
     positives = [i for i, d in enumerate(decisions) if d["kept"]]
+    key = lambda r: (r["query_id"], r["source"], r["sample"])
     if out_file.exists():
         scores = read_jsonl(out_file)
-        if len(scores) != len(positives):
-            raise RuntimeError(f"{out_file} holds {len(scores)} labels for {len(positives)} positives: delete it")
+        if [key(s) for s in scores] != [key(decisions[i]) for i in positives]:
+            raise RuntimeError(f"{out_file} holds labels of other positives ({len(scores)} for {len(positives)}): "
+                               "delete it to relabel")
     else:
         with scoring_model(scorer) as model:
             scores = two_pass_scores(model, processor, queries, [decisions[i] for i in positives],

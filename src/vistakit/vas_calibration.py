@@ -20,27 +20,22 @@ from pathlib import Path
 
 from PIL import Image
 
-from vistakit.data import Query, instruction_for
+from vistakit.data import Query
 from vistakit.diagnostics import auroc
-from vistakit.models.inputs import render_query
 from vistakit.runfolder import write_json
-from vistakit.scoring import scoring_model
+from vistakit.scoring import scoring_batches, scoring_model
 from vistakit.vas import default_layers, segment_masses, vision_ratio, z_scores
 
 
 def per_layer_ratios(model, processor, queries: dict[str, Query], positives: list[dict], *, batch_size: int,
                      system: str | None) -> list[list[float]]:
     """S of each positive at every decoder layer: (layers, positives)."""
-    eos = processor.tokenizer.eos_token_id
     layers = list(range(len(model.get_decoder().layers)))
     out = [[0.0] * len(positives) for _ in layers]
-    for b in range(0, len(positives), batch_size):
-        idx = list(range(b, min(b + batch_size, len(positives))))
-        qs = [queries[positives[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
+    for idx, qs, prompts, responses in scoring_batches(processor, queries, positives, batch_size=batch_size,
+                                                       system=system, desc="VAS calibration"):
         images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
-        masses = segment_masses(model, processor, prompts, images,
-                                [list(positives[i]["token_ids"]) + [eos] for i in idx], layers=layers, per_layer=True)
+        masses = segment_masses(model, processor, prompts, images, responses, layers=layers, per_layer=True)
         for layer in layers:
             for i, s in zip(idx, vision_ratio(masses[layer]).tolist()):
                 out[layer][i] = s
