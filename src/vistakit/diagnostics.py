@@ -72,7 +72,7 @@ def detectors(decisions: list[dict]) -> dict:
     not looked) and each detector (-VAS, the raw ratio S, the text-only first tokens; two-pass vs scene)."""
     scored = [d for d in decisions if d.get("vas") is not None]
     out = {}
-    for name, key, flip in (("scene", "grounded", True), ("two_pass", "two_pass_looked", True)):
+    for name, key in (("scene", "grounded"), ("two_pass", "two_pass_looked")):
         rows = [d for d in scored if d.get(key) is not None]
         if not rows:
             continue
@@ -157,7 +157,8 @@ def critical_stats(prefix_dir: Path) -> dict:
     path = prefix_dir / "critical.jsonl"
     if not path.exists():
         return {}
-    out = {"negatives": len(read_jsonl(path)), **_critical_summary(read_jsonl(path))}
+    crit = read_jsonl(path)
+    out = {"negatives": len(crit), **_critical_summary(crit)}
     control = prefix_dir / "critical_control.jsonl"
     if control.exists():
         out["control_grounded_correct"] = _critical_summary(read_jsonl(control))

@@ -17,7 +17,7 @@ from PIL import Image
 
 from vistakit.data import Query
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import scoring_batches, scoring_model
+from vistakit.scoring import record_key, scoring_batches, scoring_model
 from vistakit.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
@@ -77,11 +77,8 @@ def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict
         scores = [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
                   for p, s in zip(positives, scores)]
         write_jsonl(cache, scores)
-    if [_key(s) for s in scores] != [_key(p) for p in positives]:
+    if [record_key(s) for s in scores] != [record_key(p) for p in positives]:
         raise RuntimeError(f"{cache} holds scores of other positives ({len(scores)} for {len(positives)}): "
                            "delete it to rescore")
     return apply_vas(decisions, scores, tau)
 
-
-def _key(record: dict) -> tuple:
-    return record["query_id"], record["source"], record["sample"]

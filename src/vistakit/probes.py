@@ -12,6 +12,7 @@ swapped query VISTA's critical-token pass uses? Written to `round_t/probes/` (`p
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from PIL import Image
 
 from vistakit.data import Query, instruction_for
 from vistakit.models.inputs import encode, render_query
-from vistakit.runfolder import read_jsonl, write_json
+from vistakit.runfolder import write_json
 from vistakit.sample import sample_queries
 from vistakit.scoring import scoring_model
 
@@ -72,8 +73,6 @@ def probe_model(backend, processor, queries: list[Query], out_dir: Path, *, max_
     """Every probe of one model on `queries`; resumes per condition (each is a sampling step)."""
     done = out_dir / "probes.json"
     if done.exists():
-        import json
-
         return json.loads(done.read_text())
     blank = _blank_image(queries[0].images[0], out_dir / "blank.png")
     records = {}
@@ -101,6 +100,3 @@ def probe_model(backend, processor, queries: list[Query], out_dir: Path, *, max_
     write_json(done, result)
     return result
 
-
-def probe_samples(out_dir: Path, condition: str) -> list[dict]:
-    return read_jsonl(out_dir / condition / "samples.jsonl")

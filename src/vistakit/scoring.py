@@ -71,6 +71,11 @@ def _empty_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def record_key(record: dict) -> tuple:
+    """Which sample a cached score belongs to: a cache of scores is used only for the records it was made for."""
+    return record["query_id"], record["source"], record["sample"]
+
+
 def scoring_batches(processor, queries: dict[str, Query], records: list[dict], *, batch_size: int,
                     system: str | None, desc: str) -> Iterator[tuple[list[int], list[Query], list[str], list[list[int]]]]:
     """Batches for a teacher-forced pass over sampled responses, sorted by length (less padding): the

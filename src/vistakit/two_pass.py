@@ -21,7 +21,7 @@ from PIL import Image
 from vistakit.data import Query
 from vistakit.models.inputs import encode
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import scoring_batches, scoring_model
+from vistakit.scoring import record_key, scoring_batches, scoring_model
 
 LOGIT_CHUNK = 512
 
@@ -73,10 +73,9 @@ def label_positives(scorer, processor, queries: dict[str, Query], decisions: lis
     """Decisions with `two_pass_delta` and `two_pass_looked` (delta > margin) on every positive (kept
     before the VAS filter); cached in `out_file`, one line per positive."""
     positives = [i for i, d in enumerate(decisions) if d["kept"]]
-    key = lambda r: (r["query_id"], r["source"], r["sample"])
     if out_file.exists():
         scores = read_jsonl(out_file)
-        if [key(s) for s in scores] != [key(decisions[i]) for i in positives]:
+        if [record_key(s) for s in scores] != [record_key(decisions[i]) for i in positives]:
             raise RuntimeError(f"{out_file} holds labels of other positives ({len(scores)} for {len(positives)}): "
                                "delete it to relabel")
     else:
