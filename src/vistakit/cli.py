@@ -1,6 +1,13 @@
-"""`vistakit run CONFIG [key=value ...]`, `vistakit demo`, `vistakit eval MODEL --data DIR`,
+"""`vistakit run CONFIG [key=value ...] [--dry-run]`, `vistakit config [CONFIG] [key=value ...]` (every config
+field: dotted name, type, value, help), `vistakit demo`, `vistakit eval MODEL --data DIR`,
 `vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
-step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`)."""
+step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`).
+
+The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
+transformers, PIL, and every vistakit module that imports them) into the command functions, so that
+`--help`, `vistakit config` and a config error are instant. At module level it imports only the config and
+the light run-folder and report helpers.
+"""
 
 from __future__ import annotations
 
@@ -11,38 +18,129 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from vistakit.config import ConfigError, load_config
-from vistakit.data import DataError
+from vistakit.config import ConfigError, RunConfig, describe, describe_text, load_config
 from vistakit.runfolder import RunFolderLocked
-from vistakit.report import diagnostics_table, method_notes, paired_gain, plot, table
+from vistakit.evaluation.report import diagnostics_table, method_notes, paired_gain, plot, table
 
 
 def cmd_run(args) -> None:
-    from vistakit.loop import Loop
-
     cfg = load_config(args.config, args.overrides)
-    history = Loop(cfg).run()
+    if args.dry_run:
+        print("\n".join(dry_run(cfg)))
+        return
+    from vistakit.loop import run
+
+    history = run(cfg)
     print(table([(cfg.method, history)]))
     print(diagnostics_table([(cfg.method, history)]))
 
 
+def cmd_config(args) -> None:
+    path, overrides = args.config, args.overrides
+    if path and "=" in path and not Path(path).exists():  # `vistakit config rounds=1`: the defaults, overridden
+        path, overrides = None, [path] + overrides
+    print(describe_text(load_config(path, overrides)))
+
+
+def dry_run(cfg: RunConfig) -> list[str]:
+    """`vistakit run --dry-run`: what a run would read, checked without loading a model or writing anything:
+    model.base, data.task, and every row of every split the run reads (the config itself is valid once
+    loaded). Returns what was checked, a line each; a problem stops with ConfigError / DataError naming the
+    key, or the file, line and field of the row."""
+    from vistakit.tasks import get_task
+    from vistakit.tasks.benchmark import _needed, _Source, get_benchmark
+    from vistakit.tasks.data import DataError, load_split
+
+    d, run_dir = cfg.data, Path(cfg.run_dir)
+    done = [f"config: valid (method {cfg.method}, {cfg.rounds} rounds)"]
+    resumed = (run_dir / "config.yaml").exists()
+    done.append(f"run_dir: {run_dir} " + ("holds a run: it resumes, and stops if its config.yaml differs"
+                                          if resumed else "is new"))
+    for key, name in [("model.base", cfg.model.base)] + (
+            [("vre.scorer_model", cfg.vre.scorer_model)] if cfg.method == "vre" and cfg.vre.scorer == "local" else []):
+        if name == "tiny":
+            done.append(f"{key}: the embedded tiny model, built into {run_dir / 'base_model'}")
+            continue
+        from vistakit.models.load import check_checkpoint  # imports torch; loads no model
+
+        try:
+            check_checkpoint(name, key)
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+        done.append(f"{key}: {name}: " + ("a checkpoint folder (config.json, safetensors)" if Path(name).expanduser().exists()
+                                          else "a hub id (fetched when the run starts)"))
+    if d.task is not None:
+        try:
+            get_task(d.task)
+        except KeyError as e:
+            raise ConfigError(f"'data.task': {e.args[0]}") from None
+        done.append(f"data.task: {d.task}: a registered task")
+
+    def check(path: Path, what: str, need_cot: bool = False, hint: str = "") -> list:
+        if hint and not path.exists():
+            raise DataError(f"{what}: {path} not found: {hint}")
+        queries = load_split(path, d.task)  # every row: fields, task, answer type, images opened
+        if need_cot:
+            missing = [q.id for q in queries if not q.cot]
+            if missing:
+                raise DataError(f"{path}: rows without field 'cot' for seed SFT: {missing[:5]}")
+        done.append(f"{what}: {path}: {len(queries)} rows, every row and image checked")
+        return queries
+
+    train = []
+    if d.train_sets or d.eval_sets:  # benchmarks: converted when the run starts, into run_dir/data/<name>/
+        for name, splits in _needed(d).items():
+            bench = get_benchmark(name)
+            source = _Source(bench, d.sources.get(name) or bench.hf_id)  # a local source must exist and be readable
+            if source.kind == "prepared":
+                for split in splits:
+                    check(source.path / f"{split}.jsonl", f"data.sources.{name} ({split})")
+            else:
+                done.append(f"data.sources.{name}: would read split(s) {', '.join(splits)} of {source.source} "
+                            f"({source.kind}) into {run_dir / 'data' / name} when the run starts")
+    if d.path or d.train_sets:
+        data_dir = Path(d.path) if d.path else run_dir / "data"
+        hint = "" if d.path else f"with data.train_sets the run writes only {d.train_split}.jsonl into {data_dir}"
+        if d.path:
+            train = check(data_dir / f"{d.train_split}.jsonl", "data.train_split")
+        if not d.eval_sets:
+            check(data_dir / f"{d.eval_split}.jsonl", "data.eval_split", hint=hint and f"{hint}; set data.eval_sets")
+        from vistakit.methods import get_method  # imports torch; loads no model
+
+        if cfg.seed_sft or get_method(cfg.method).seed_sft:
+            check(data_dir / f"{d.seed_split}.jsonl", "data.seed_split", need_cot=True, hint=hint)
+        else:
+            done.append("data.seed_split: not read (no seed SFT)")
+    else:
+        done.append(f"data: the synthetic task ({d.n_train} train, {d.n_seed} seed, {d.n_test} test queries, "
+                    f"generator_seed {d.generator_seed}) is generated into {run_dir / 'data'}: valid by construction")
+    if cfg.method == "vre" and cfg.vre.scorer == "scene" and any(q.scene is None for q in train):
+        raise ConfigError(f"'vre.scorer' scene needs the synthetic task's ground truth (field 'scene'), which rows of "
+                          f"{Path(d.path) / f'{d.train_split}.jsonl'} lack: set vre.scorer to policy, local or openai")
+    if cfg.method == "vre" and cfg.vre.scorer == "scene" and d.train_sets:
+        raise ConfigError("'vre.scorer' scene needs the synthetic task's ground truth; the benchmarks of "
+                          "data.train_sets have none: set vre.scorer to policy, local or openai")
+    done.append("dry run: no model loaded, nothing written")
+    return done
+
+
 def cmd_demo(args) -> None:
     """SFT-Seed on the embedded tiny model, then the method from that seed model, sharing round 0."""
-    from vistakit.loop import Loop
+    from vistakit.loop import run
 
     preset = resources.files("vistakit.presets") / "demo.yaml"
     run_dir = Path(args.run_dir or f"runs/demo-seed{args.seed}")
     base = [f"seed={args.seed}", f"data.generator_seed={args.seed}"]
     start = time.time()
     seed_cfg = load_config(preset, base + ["method=sft-seed", f"run_dir={run_dir / 'sft-seed'}"] + args.overrides)
-    seed_hist = Loop(seed_cfg).run()
+    seed_hist = run(seed_cfg)
     rows = [("sft-seed", seed_hist)]
     for method in args.method.split(","):
         cfg = load_config(preset, base + [
             f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
             f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
         ] + _method_preset(method) + args.overrides)
-        rows.append((method, Loop(cfg).run()))
+        rows.append((method, run(cfg)))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
     print("\nDiagnostics (probes of M_t on the first held-out queries; the sampling columns are round t's, by M_t-1):")
@@ -95,10 +193,10 @@ def _baselines(data_dir: Path) -> tuple[float, float]:
 
 
 def cmd_eval(args) -> None:
-    from vistakit.data import load_split
-    from vistakit.evaluate import evaluate
+    from vistakit.tasks.data import load_split
+    from vistakit.evaluation.evaluate import evaluate
     from vistakit.models.load import load
-    from vistakit.sampling import HFBackend
+    from vistakit.sampling.hf_backend import HFBackend
 
     model, processor = load(args.model, args.dtype, device=args.device)
     queries = load_split(Path(args.data) / f"{args.split}.jsonl", args.task)[: args.max_queries]
@@ -123,7 +221,7 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train_step(args) -> None:
-    from vistakit.train_step import run_from_folder
+    from vistakit.training.step import run_from_folder
 
     run_from_folder(Path(args.step_dir))
 
@@ -131,10 +229,17 @@ def cmd_train_step(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run a recipe")
+    p = sub.add_parser("run", help="run a recipe", epilog=_config_keys(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. sampling.samples_per_query=4")
+    p.add_argument("--dry-run", action="store_true", help="check the config, model.base and every data row the "
+                   "run would read, without loading a model or writing anything")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("config", help="every config field: dotted name, type, value (the recipe's, else the "
+                       "default) and help")
+    p.add_argument("config", nargs="?", default=None, help="a recipe; default: the defaults")
+    p.add_argument("overrides", nargs="*", help="key=value, as for run")
+    p.set_defaults(fn=cmd_config)
     p = sub.add_parser("demo", help="the embedded default: tiny Qwen2.5-VL on the synthetic shapes task")
     p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
     p.add_argument("--seed", type=int, default=0)
@@ -164,16 +269,40 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
     p.add_argument("step_dir")
     p.set_defaults(fn=cmd_train_step)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command in ("run", "config") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides += extra  # overrides after an option (`run C --dry-run a=1`): argparse leaves them over
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         args.fn(args)
-    except (ConfigError, DataError, RunFolderLocked) as e:
+    except Exception as e:
+        from vistakit.tasks.data import DataError  # imported here, not at the top: see the module docstring
+
+        if not isinstance(e, (ConfigError, DataError, RunFolderLocked)):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _config_keys() -> str:
+    """`vistakit run --help`'s list of the config's keys, by section."""
+    sections: dict[str, list[str]] = {}
+    for f in describe(RunConfig()):
+        if f.same_as:
+            sections[f.name] = [f"as {f.same_as}."]
+        elif not f.section:
+            head, _, leaf = f.name.rpartition(".")
+            sections.setdefault(head, []).append(leaf)
+    lines = ["config keys (override any as key=value; `vistakit config [CONFIG]` prints each one's type, value "
+             "and help):"]
+    for head, leaves in sections.items():
+        lines.append(f"  {head + '.' if head else '(top)'}: {', '.join(leaves)}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

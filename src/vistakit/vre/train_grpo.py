@@ -24,42 +24,20 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image
 
-from vistakit.data import Query, instruction_for
+from vistakit.config import GRPOSettings
+from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import query_messages
 from vistakit.models.load import load
 from vistakit.models.parts import freeze
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.train_sft import _last_complete_checkpoint, fit
-
-
-@dataclass
-class GRPOSettings:
-    learning_rate: float = field(default=1e-5, metadata={"help": "GRPO learning rate"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the RL (unstable) set"})
-    queries_per_step: int = field(default=8, metadata={"help": "prompts per optimizer step (x num_generations completions)"})
-    num_generations: int = field(default=8, metadata={"help": "G: completions per prompt (the group)"})
-    temperature: float = field(default=1.0, metadata={"help": "rollout sampling temperature"})
-    beta: float = field(default=0.0, metadata={"help": "KL weight to the step's starting model (0: no reference model)"})
-    loss_type: str = field(default="grpo", metadata={"help": "TRL GRPO loss normalisation: grpo | dr_grpo | dapo | bnpo"})
-    scale_rewards: str = field(default="group", metadata={"help": "advantage scaling: group | batch | none"})
-    reward_weights: list[float] = field(default_factory=lambda: [0.5, 1.0, 0.5],
-                                        metadata={"help": "weights of the format, accuracy and reflection rewards"})
-    max_queries: int | None = field(default=512, metadata={"help": "cap on the RL set (a seeded random subset of the unstable queries)"})
-    lr_scheduler: str = field(default="constant", metadata={"help": "learning-rate schedule"})
-    warmup_ratio: float = 0.0
-    max_grad_norm: float = 1.0
-    logging_steps: int = 5
-    save_steps: int = field(default=50, metadata={"help": "checkpoint every N steps (resume a killed GRPO step)"})
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    frozen: list[str] = field(default_factory=list, metadata={"help": "model parts kept frozen, as train.frozen"})
+from vistakit.training.sft import _last_complete_checkpoint, fit
+from vistakit.vre.rewards import completion_text
 
 
 def grpo_rows(queries: list[Query], system: str | None = None) -> list[dict]:
@@ -90,8 +68,6 @@ class RolloutLog:
         return wrapped
 
     def _flush(self, completions, kwargs) -> None:
-        from vistakit.vre.rewards import completion_text
-
         state = kwargs.get("trainer_state")
         step = state.global_step if state is not None else None
         ids = kwargs.get("query_id") or [None] * len(completions)

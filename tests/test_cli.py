@@ -1,0 +1,137 @@
+"""`vistakit config` (every field listed) and `vistakit run --dry-run` (the config and every data row checked,
+no model loaded, nothing written)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vistakit.cli import main
+from vistakit.config import RunConfig, describe
+
+RECIPES = Path(__file__).parents[1] / "recipes"
+
+
+def test_config_lists_every_field_with_type_default_and_help(capsys):
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    for f in describe(RunConfig()):
+        assert f.name in out and f.help in out
+    assert "sampling.backend (hf | vllm) = hf\n    hf (transformers generate)" in out
+    assert "r3v.pool (all | last) = all" in out
+    assert "vista.vas_layers (list[int] | auto | null) = null" in out
+    assert "train.lora.r (int) = 16" in out  # a null section's fields are listed once, with their defaults
+    assert "seed_train (TrainConfig | null) = null" in out and "its fields as train.*" in out
+
+
+def test_config_of_a_recipe_shows_its_values_and_the_defaults(capsys):
+    assert main(["config", str(RECIPES / "vista-paper-qwen2.5-vl-7b.yaml"), "rounds=1"]) == 0
+    out = capsys.readouterr().out
+    assert "method (" in out and "= vista-sft  (default rest-em)" in out
+    assert "vista.sequences_per_scoring_batch (int) = 4  (default 16)" in out
+    assert "rounds (int) = 1  (default 3)" in out
+
+
+def test_config_of_a_bad_recipe_is_an_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("r3v: {pool: lst}\n")
+    assert main(["config", str(bad)]) == 2
+    assert "'r3v.pool' must be one of all, last; got 'lst'" in capsys.readouterr().err
+
+
+def test_run_help_lists_the_keys_and_points_to_config(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "vistakit config" in out and "--dry-run" in out
+    assert "vista.: resamples, top_k, vas_layers" in out and "seed_train.: as train." in out
+
+
+def data_folder(root: Path, bad: str | None = None) -> Path:
+    """train/test/seed splits of two rows each; `bad` breaks row 2 of train.jsonl."""
+    root.mkdir(parents=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(root / "a.png")
+    rows = [{"id": 1, "question": "How many?", "answer": "2", "image": "a.png", "cot": "two\nAnswer: 2"},
+            {"id": 2, "question": "What color?", "answer": "red", "image": "a.png", "cot": "red\nAnswer: red"}]
+    for split in ("train", "test", "seed"):
+        split_rows = [dict(r) for r in rows]
+        if split == "train" and bad == "no answer":
+            del split_rows[1]["answer"]
+        if split == "train" and bad == "no image":
+            split_rows[1]["image"] = "missing.png"
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in split_rows))
+    return root
+
+
+def test_dry_run_of_good_data_passes_and_writes_nothing(tmp_path, capsys):
+    data, run_dir = data_folder(tmp_path / "data"), tmp_path / "run"
+    rc = main(["run", str(RECIPES / "rest-em-tiny.yaml"), "--dry-run", f"data.path={data}", f"run_dir={run_dir}",
+               "data.task=exact"])  # overrides after the option are overrides too
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "config: valid (method rest-em" in out
+    assert f"data.train_split: {data / 'train.jsonl'}: 2 rows, every row and image checked" in out
+    assert f"data.eval_split: {data / 'test.jsonl'}: 2 rows" in out
+    assert f"data.seed_split: {data / 'seed.jsonl'}: 2 rows" in out  # the recipe sets seed_sft
+    assert "no model loaded, nothing written" in out
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("bad, field", [("no answer", "'answer'"), ("no image", "field 'image': file not found")])
+def test_dry_run_of_a_bad_row_names_file_line_and_field(tmp_path, capsys, bad, field):
+    data = data_folder(tmp_path / "data", bad)
+    rc = main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", f"run_dir={tmp_path / 'run'}",
+               "--dry-run"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'train.jsonl'}:2" in err and field in err
+
+
+def test_dry_run_of_seed_rows_without_chains(tmp_path, capsys):
+    data = data_folder(tmp_path / "data")
+    (data / "seed.jsonl").write_text(json.dumps({"id": 1, "question": "?", "answer": "2", "image": "a.png"}) + "\n")
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "--dry-run"]) == 2
+    assert "rows without field 'cot' for seed SFT: ['1']" in capsys.readouterr().err
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "seed_sft=false", "--dry-run"]) == 0
+    assert "data.seed_split: not read (no seed SFT)" in capsys.readouterr().out
+
+
+def test_dry_run_of_the_synthetic_task(tmp_path, capsys):
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"run_dir={tmp_path / 'run'}", "--dry-run"]) == 0
+    assert "the synthetic task (2000 train, 500 seed, 300 test queries" in capsys.readouterr().out
+    assert not (tmp_path / "run").exists()
+
+
+def test_dry_run_of_benchmarks_says_what_it_would_read(tmp_path, capsys):
+    recipe = RECIPES / "vista-paper-qwen2.5-vl-3b.yaml"
+    assert main(["run", str(recipe), f"run_dir={tmp_path / 'run'}", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "model.base: Qwen/Qwen2.5-VL-3B-Instruct: a hub id" in out
+    assert "data.sources.slake: would read split(s) train, test of BoKelvin/SLAKE (hub)" in out
+    assert "data.sources.chartqa: would read split(s) test of HuggingFaceM4/ChartQA (hub)" in out
+    assert main(["run", str(recipe), f"data.sources.slake={tmp_path / 'nowhere'}", "--dry-run"]) == 2
+    assert "slake" in (err := capsys.readouterr().err) and "no such file or folder" in err
+
+
+def test_dry_run_of_a_missing_checkpoint(tmp_path, capsys):
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"model.base={tmp_path / 'ckpt'}", "--dry-run"]) == 2
+    assert "model.base: no checkpoint folder at" in capsys.readouterr().err
+
+
+def test_dry_run_of_sft_seed_reads_the_seed_chains(tmp_path, capsys):
+    data = data_folder(tmp_path / "data")
+    (data / "seed.jsonl").unlink()
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "seed_sft=false", "method=sft-seed",
+                 "--dry-run"]) == 2
+    assert f"split file not found: {data / 'seed.jsonl'}" in capsys.readouterr().err
+
+
+def test_dry_run_of_settings_the_data_cannot_serve(tmp_path, capsys):
+    recipe = tmp_path / "c.yaml"
+    recipe.write_text(f"run_dir: {tmp_path / 'run'}\ndata: {{train_sets: [slake]}}\n")
+    assert main(["run", str(recipe), "--dry-run"]) == 2
+    assert "data.eval_split" in (err := capsys.readouterr().err) and "set data.eval_sets" in err
+    data = data_folder(tmp_path / "data")  # rows without the synthetic task's scene
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "method=vre", "--dry-run"]) == 2
+    assert "'vre.scorer' scene needs the synthetic task's ground truth" in capsys.readouterr().err
