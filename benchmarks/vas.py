@@ -56,7 +56,7 @@ def batch_for(processor, seq: int):
 def forward_fn(model, processor, seq: int, mode: str):
     from vistakit.models.inputs import encode
     from vistakit.models.segments import vision_token_ids
-    from vistakit.vas import capture_segment_mass, default_layers, segment_indicators
+    from vistakit.vista.vas import capture_segment_mass, default_layers, segment_indicators
 
     prompts, images, responses = batch_for(processor, seq)
     batch = encode(processor, prompts, images, responses)

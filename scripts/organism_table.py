@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from vistakit.report import paired_gain
+from vistakit.evaluation.report import paired_gain
 from vistakit.runfolder import read_jsonl
 
 f = lambda v, spec=".3f": "-" if v is None else format(v, spec)

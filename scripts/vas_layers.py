@@ -19,12 +19,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from vistakit.data import instruction_for, load_split
-from vistakit.diagnostics import auroc
+from vistakit.tasks.data import instruction_for, load_split
+from vistakit.evaluation.diagnostics import auroc
 from vistakit.models.inputs import render_query
 from vistakit.models.load import load
-from vistakit.runfolder import read_jsonl
-from vistakit.vas import segment_masses, vision_ratio, z_scores
+from vistakit.steps import with_samples
+from vistakit.vista.vas import segment_masses, vision_ratio, z_scores
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
         json.loads((args.run_dir / f"round_{args.round - 1}" / "train" / "result.json").read_text())["model"]
     data = Path(cfg["data"]["path"] or args.run_dir / "data")
     queries = {q.id: q for q in load_split(data / f"{cfg['data']['train_split']}.jsonl", cfg["data"]["task"])}
-    decisions = read_jsonl(args.run_dir / f"round_{args.round}" / "select" / "decisions.jsonl")
+    decisions = with_samples(args.run_dir / f"round_{args.round}")  # with each sample's token ids
     positives = [d for d in decisions if "vas" in d and d.get("grounded") is not None]
     model, processor = load(model_path)
     model.eval()

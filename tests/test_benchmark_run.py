@@ -17,7 +17,7 @@ RECIPE = Path(__file__).parents[1] / "recipes" / "vista-paper-qwen2.5-vl-3b.yaml
 SHRINK = [
     "model.base=tiny", "model.device=cpu", "model.dtype=float32", "model.tiny_hidden_size=64", "model.tiny_layers=2",
     "rounds=1", "sampling.samples_per_query=2", "sampling.max_new_tokens=6", "sampling.queries_per_batch=8",
-    "vista.score_batch_size=8", "train.epochs=1", "train.bf16=false", "train.gradient_checkpointing=false",
+    "vista.sequences_per_scoring_batch=8", "train.epochs=1", "train.bf16=false", "train.gradient_checkpointing=false",
     "train.examples_per_device_batch=4", "train.grad_accum_steps=1", "eval.max_new_tokens=6",
     "eval.queries_per_batch=8",
 ]
@@ -90,12 +90,12 @@ def test_vista_steps_ran_on_benchmark_data(run):
 def test_sft_trains_on_benchmark_queries(run, tmp_path):
     """The random tiny model finds no positive, so round 1 trained nothing: train here on gold answers, to
     check that benchmark prompts and images (of any size) go through the training collator."""
-    from vistakit.data import load_split
-    from vistakit.loop import example
-    from vistakit.train_sft import TrainConfig, train_sft
+    from vistakit.tasks.data import load_split
+    from vistakit.steps import example
+    from vistakit.training.sft import TrainConfig, train_sft
 
     queries = {q.task: q for q in load_split(run / "data" / "train.jsonl")}  # one query of each benchmark
-    examples = [example(q, f"I look at the image.\nAnswer: {q.answer}") for q in queries.values()]
+    examples = [example(q, {"response": f"I look at the image.\nAnswer: {q.answer}"}) for q in queries.values()]
     cfg = TrainConfig(epochs=1, examples_per_device_batch=4, save_each_epoch=False, logging_steps=1)
     model = train_sft(str(run / "base_model"), examples, tmp_path / "sft", cfg)
     log = json.loads((tmp_path / "sft" / "train_log.json").read_text())

@@ -7,11 +7,11 @@ import json
 import pytest
 
 import bench_fixtures as fx
-from vistakit.data import DataError, Query, instruction_for, load_split
-from vistakit.evaluate import combine, summarize
-from vistakit.labels import label_response
+from vistakit.tasks.data import DataError, Query, instruction_for, load_split
+from vistakit.evaluation.evaluate import combine, summarize
+from vistakit.tasks.labels import label_response
 from vistakit.tasks.benchmark import BENCHMARKS, get_benchmark, prepare
-from vistakit.verify import check
+from vistakit.tasks.verify import check
 
 
 @pytest.fixture(autouse=True)
@@ -342,7 +342,7 @@ def test_every_prompt_elicits_a_chain_and_an_answer_line(task, question, answer,
 
 def test_run_data_config_errors(tmp_path):
     from vistakit.config import ConfigError, load_config
-    from vistakit.loop import load_eval_sets, prepare_data
+    from vistakit.steps import load_eval_sets, prepare_data
 
     def data_of(*overrides):
         cfg = load_config(None, [f"run_dir={tmp_path / 'run'}", *overrides])
@@ -350,7 +350,7 @@ def test_run_data_config_errors(tmp_path):
 
     with pytest.raises(DataError, match="unknown benchmark 'slak'"):
         data_of("data.train_sets=[slak]")
-    with pytest.raises(DataError, match="data.sources names chartqa, which are in neither"):
+    with pytest.raises(ConfigError, match="'data.sources' names chartqa, which are in neither"):
         data_of("data.eval_sets=[slake]", "data.sources.chartqa=/x")
     with pytest.raises(ConfigError, match="not both"):
         data_of("data.train_sets=[slake]", "data.path=/x")

@@ -51,41 +51,43 @@ def test_resume_refuses_another_config_but_not_a_new_default(tmp_path):
     import yaml
 
     from vistakit.config import to_dict
-    from vistakit.loop import Loop
+    from vistakit.loop import check_resume_config
 
     path = tmp_path / "config.yaml"
     resolved = to_dict(RunConfig())
-    Loop._check_resume_config(path, resolved)  # no file yet: nothing to compare (the loop writes it once the data loads)
+    check_resume_config(path, resolved)  # no file yet: nothing to compare (the loop writes it once the data loads)
     path.write_text(yaml.safe_dump(resolved, sort_keys=False))
-    Loop._check_resume_config(path, resolved)  # same config: fine
+    check_resume_config(path, resolved)  # same config: fine
     changed = to_dict(RunConfig(rounds=5))
     with pytest.raises(ConfigError, match="rounds"):
-        Loop._check_resume_config(path, changed)
+        check_resume_config(path, changed)
     old = yaml.safe_load(path.read_text())
     del old["vista"]  # a folder made before the `vista` section existed
     path.write_text(yaml.safe_dump(old))
-    Loop._check_resume_config(path, resolved)
+    check_resume_config(path, resolved)
     resolved["vista"]["tau"] = -1.0  # but a non-default value of the new key is a difference
     with pytest.raises(ConfigError, match="vista.tau"):
-        Loop._check_resume_config(path, resolved)
+        check_resume_config(path, resolved)
 
 
 def test_preference_pairs_draw_negatives_of_the_same_query():
     import random
 
-    from vistakit.data import Query
-    from vistakit.loop import preference_pairs
+    from vistakit.steps import preference_pairs
 
-    qs = {i: Query(id=i, question="?", answer="1", images=[]) for i in ("a", "b")}
-    d = lambda q, ok, kept, ids: {"query_id": q, "correct": ok, "kept": kept, "token_ids": ids}
+    d = lambda q, ok, kept, ids: {"query_id": q, "correct": ok, "kept": kept, "token_ids": ids, "source": "sample",
+                                  "sample": ids[0]}
     decisions = [d("a", True, True, [1]), d("a", False, False, [2]), d("a", False, False, [3]),
                  d("a", True, False, [4]),  # dropped positive (e.g. low VAS): not trained, not a negative
                  d("b", True, True, [5]), d("b", True, True, [6])]
     seen = set()
     for seed in range(20):
-        pairs = preference_pairs(qs, decisions, random.Random(seed))
+        kept = [{"query_id": d["query_id"], "source": "sample", "sample": d["sample"], "response_ids": d["token_ids"]}
+                for d in decisions if d["kept"]]
+        pairs = preference_pairs(kept, decisions, random.Random(seed))
         assert [p["chosen_ids"] for p in pairs] == [[1], [5], [6]]
         assert pairs[0]["rejected_ids"] in ([2], [3])
+        assert pairs[0]["rejected"] == {"source": "sample", "sample": pairs[0]["rejected_ids"][0]}  # which sample
         seen.add(tuple(pairs[0]["rejected_ids"]))
         assert pairs[1]["rejected_ids"] is None and pairs[2]["rejected_ids"] is None  # b has no negative
     assert seen == {(2,), (3,)}  # both negatives get drawn

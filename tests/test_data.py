@@ -3,7 +3,7 @@ import json
 import pytest
 from PIL import Image
 
-from vistakit.data import DataError, load_split
+from vistakit.tasks.data import DataError, load_split
 
 
 def _write(tmp_path, rows):

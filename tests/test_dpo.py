@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from vistakit.losses import dpo_nll_loss
-from vistakit.train_dpo import PairCollator, pair_logprobs, train_dpo
-from vistakit.train_sft import TrainConfig
+from vistakit.training.losses import dpo_nll_loss
+from vistakit.training.dpo import PairCollator, pair_logprobs, train_dpo
+from vistakit.training.sft import TrainConfig
 
 
 def test_dpo_nll_loss_hand_computed():
@@ -35,8 +35,8 @@ def _examples(processor, image_path):
 
 def test_pair_logprobs_match_single_sequences(tiny, image, tmp_path):
     """Positives and negatives share one padded batch; each row's log-prob equals the row scored alone."""
-    from vistakit.train_sft import ExampleCollator
-    from vistakit.losses import sequence_logprobs
+    from vistakit.training.sft import ExampleCollator
+    from vistakit.training.losses import sequence_logprobs
 
     model, processor = tiny
     image.save(tmp_path / "im.png")

@@ -11,16 +11,16 @@ from PIL import Image
 from transformers.utils import is_torchvision_available
 
 from vistakit.config import load_config
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, load_kwargs, save
 from vistakit.models.processor import TINY_MARKER, PROCESSORS, load_processor
 from vistakit.models.segments import vision_token_ids
 from vistakit.models.tiny_families import FAMILIES, build_family_model
-import vistakit.prefix
-from vistakit.prefix import critical_tokens, prefix_resample, response_logits, score_negatives
-from vistakit.sampling import HFBackend
-from vistakit.vas import segment_masses
+import vistakit.vista.prefix
+from vistakit.vista.prefix import critical_tokens, prefix_resample, response_logits, score_negatives
+from vistakit.sampling.hf_backend import HFBackend
+from vistakit.vista.vas import segment_masses
 
 CORPUS = [
     "How many red shapes are there?\nred circle at top left\ncount 1\nAnswer: 1",
@@ -176,7 +176,7 @@ def test_critical_token_pass_matches_single_rows(family, monkeypatch):
                      for i in range(3)]
     # the chunked head (2 positions at a time here) finds what the full logits find, vision ids banned
     vis = sorted(vision_token_ids(model.config, processor.tokenizer))
-    monkeypatch.setattr(vistakit.prefix, "LOGIT_CHUNK", 2)
+    monkeypatch.setattr(vistakit.vista.prefix, "LOGIT_CHUNK", 2)
     late = 0
     vocab = logits.shape[-1]
     for k in range(5, vocab - len(vis), vocab // 10):  # the larger k, the later the critical tokens

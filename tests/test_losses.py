@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from vistakit.losses import sequence_logprobs, sft_loss
+from vistakit.training.losses import sequence_logprobs, sft_loss
 
 
 def test_sft_loss_matches_hand_computation():

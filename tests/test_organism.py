@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from vistakit.data import Query, instruction_for
-from vistakit.diagnostics import first_tokens_scores, position_histogram
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.evaluation.diagnostics import first_tokens_scores, position_histogram
 from vistakit.models.inputs import encode, render_query
-from vistakit.probes import probe_model
-from vistakit.sampling import Generation
+from vistakit.evaluation.probes import probe_model
+from vistakit.sampling.hf_backend import Generation
 from vistakit.tasks import shapes
-from vistakit.two_pass import counterfactual_ids, response_logprobs, two_pass_scores
-from vistakit.vas_calibration import choose_layers
+from vistakit.vista.two_pass import counterfactual_ids, response_logprobs, two_pass_scores
+from vistakit.vista.vas_calibration import choose_layers
 
 
 def test_typical_counts_are_the_modes_of_the_generator():
@@ -44,7 +44,7 @@ def test_guess_chains_replace_a_share_of_seed_chains_only():
         assert by_question.setdefault(r["question"], r["cot"]) == r["cot"]
     # the label of the task's samples
     q = Query("a", "Is there a red circle?", "no", [], task="shapes", scene={"objects": []})
-    from vistakit.labels import label_response
+    from vistakit.tasks.labels import label_response
 
     assert label_response(q, "Guess:\nred circle: 0\nAnswer: no")["no_look"] is True
     assert label_response(q, "red circle: 0\nAnswer: no")["no_look"] is False

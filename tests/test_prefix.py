@@ -1,10 +1,10 @@
 import torch
 from PIL import Image
 
-from vistakit.data import Query, instruction_for
+from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
-from vistakit.prefix import critical_tokens, prefix_resample, response_logits
-from vistakit.sampling import HFBackend
+from vistakit.vista.prefix import critical_tokens, prefix_resample, response_logits
+from vistakit.sampling.hf_backend import HFBackend
 
 
 def _ranked(order: list[int], vocab: int = 10) -> torch.Tensor:

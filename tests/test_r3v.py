@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vistakit.config import load_config
-from vistakit.data import Query
-from vistakit.loop import Loop
-from vistakit.r3v import REFINE, SELECT_ASK, build_examples, select_instruction, select_metrics
+from vistakit.tasks.data import Query
+from vistakit.loop import run
+from vistakit.methods.r3v import REFINE, SELECT_ASK, build_examples, select_instruction, select_metrics
 from vistakit.runfolder import read_jsonl
 
 
@@ -80,7 +80,7 @@ def runs(tmp_path_factory):
     out = {}
     for method in ("vre", "r3v"):
         cfg = load_config(preset, TINY + [f"method={method}", f"run_dir={root / method}"])
-        out[method] = (root / method, Loop(cfg).run(), cfg)
+        out[method] = (root / method, run(cfg), cfg)
     return out
 
 
@@ -126,11 +126,10 @@ def test_r3v_round_files(runs):
 @pytest.mark.parametrize("method", ["vre", "r3v"])
 def test_rerun_resumes_without_redoing_anything(runs, method, monkeypatch):
     run_dir, history, cfg = runs[method]
-    import vistakit.loop
 
     def refuse(*a, **k):
         raise AssertionError("a finished run must not load a model again")
 
-    monkeypatch.setattr(vistakit.loop, "load", refuse)
-    monkeypatch.setattr("vistakit.vre.round.load", refuse)
-    assert [h["accuracy"] for h in Loop(cfg).run()] == [h["accuracy"] for h in history]
+    monkeypatch.setattr("vistakit.context.load", refuse)
+    monkeypatch.setattr("vistakit.vre.steps.load", refuse)
+    assert [h["accuracy"] for h in run(cfg)] == [h["accuracy"] for h in history]

@@ -1,7 +1,7 @@
 import pytest
 
-from vistakit.diagnostics import auroc
-from vistakit.report import table
+from vistakit.evaluation.diagnostics import auroc
+from vistakit.evaluation.report import table
 
 
 def _h(round_, acc, **extra):
@@ -29,7 +29,7 @@ def test_auroc_hand_values():
 
 
 def test_vas_detection_counts():
-    from vistakit.diagnostics import vas_detection
+    from vistakit.evaluation.diagnostics import vas_detection
 
     d = lambda vas, grounded, dropped: {"vas": vas, "vas_ratio": 0.3, "grounded": grounded,
                                         "reason": "low_vas" if dropped else "kept", "kept": not dropped}
@@ -44,7 +44,7 @@ def test_vas_detection_counts():
 
 
 def test_method_notes_for_vre_and_r3v():
-    from vistakit.report import method_notes
+    from vistakit.evaluation.report import method_notes
 
     assert method_notes([("rest-em", [_h(1, 0.45)])]) == ""
     vre = _h(1, 0.5, format_rate=0.9, sft_accuracy=0.48, reflection_gain_rate=0.6,
@@ -57,7 +57,7 @@ def test_method_notes_for_vre_and_r3v():
 
 
 def test_paired_gain_hand_values(tmp_path):
-    from vistakit.report import paired_gain
+    from vistakit.evaluation.report import paired_gain
     from vistakit.runfolder import write_jsonl
 
     def write(name, correct):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from vistakit.config import ConfigError, RunConfig, to_dict
-from vistakit.loop import Loop
+from vistakit.loop import check_model, check_resume_config
 from vistakit.runfolder import RunFolderLocked, RunLock, write_json_if_changed
 
 
@@ -43,7 +43,7 @@ def test_torn_config_is_said_and_replaced(tmp_path, caplog):
     for torn in ("", "method: rest-em\nsampling: {samples_per"):
         path.write_text(torn)
         with caplog.at_level("WARNING"):
-            Loop._check_resume_config(path, to_dict(RunConfig()))
+            check_resume_config(path, to_dict(RunConfig()))
         assert "empty or torn" in caplog.text and not path.exists()
 
 
@@ -51,10 +51,10 @@ def test_moved_folder_resumes_and_other_configs_are_refused(tmp_path):
     path = tmp_path / "config.yaml"
     cfg = to_dict(RunConfig(run_dir="runs/old-place"))
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    Loop._check_resume_config(path, to_dict(RunConfig(run_dir=str(tmp_path))))  # only run_dir differs
+    check_resume_config(path, to_dict(RunConfig(run_dir=str(tmp_path))))  # only run_dir differs
     changed = to_dict(RunConfig(run_dir=str(tmp_path), rounds=5))
     with pytest.raises(ConfigError, match="rounds differ"):
-        Loop._check_resume_config(path, changed)
+        check_resume_config(path, changed)
 
 
 def test_unchanged_metrics_are_not_rewritten(tmp_path):
@@ -74,7 +74,7 @@ def test_model_base_is_checked_before_any_work(tmp_path):
     from vistakit.config import load_config
 
     def loop(base):
-        return Loop(load_config(None, [f"model.base={base}", f"run_dir={tmp_path / 'run'}"]))
+        return check_model(load_config(None, [f"model.base={base}", f"run_dir={tmp_path / 'run'}"]))
 
     with pytest.raises(ConfigError, match=r"model.base: no checkpoint folder at .*missing"):
         loop(tmp_path / "missing")

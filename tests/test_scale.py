@@ -18,9 +18,9 @@ from vistakit.config import ConfigError, load_config
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, load_model
 from vistakit.models.segments import vision_token_ids
-from vistakit.sampling_vllm import VLLMBackend, VLLMConfig
-from vistakit.scoring import ScoringModel
-from vistakit.train_sft import TrainConfig
+from vistakit.sampling.vllm_backend import VLLMBackend, VLLMConfig
+from vistakit.vista.scoring import ScoringModel
+from vistakit.training.sft import TrainConfig
 
 REPO = Path(__file__).parents[1]
 ACCELERATE_CONFIGS = sorted((REPO / "recipes" / "accelerate").glob("*.yaml"))
@@ -192,8 +192,8 @@ def test_vllm_outputs_become_generations(fake_vllm, tiny_path, tiny, image, monk
 
 
 def test_vllm_sampling_step_resumes_to_the_same_samples(fake_vllm, tiny_path, tmp_path):
-    from vistakit.data import Query
-    from vistakit.sample import batch_seed, sample_queries
+    from vistakit.tasks.data import Query
+    from vistakit.sampling.sample import batch_seed, sample_queries
 
     backend = VLLMBackend(tiny_path, VLLMConfig())
     img = tmp_path / "im.png"
@@ -249,22 +249,22 @@ TINY_RUN = [
     "rounds=1", "seed_sft=false", "data.n_train=6", "data.n_seed=4", "data.n_test=4",
     "sampling.samples_per_query=3", "sampling.max_new_tokens=16", "sampling.queries_per_batch=4",
     "train.epochs=1", "train.examples_per_device_batch=4", "eval.max_new_tokens=16", "eval.queries_per_batch=4",
-    "model.tiny_hidden_size=64", "model.tiny_layers=2", "vista.score_batch_size=8",
+    "model.tiny_hidden_size=64", "model.tiny_layers=2", "vista.sequences_per_scoring_batch=8",
 ]
 
 
 def test_loop_samples_with_vllm_and_scores_with_hf(fake_vllm, tmp_path, monkeypatch):
     """VISTA on the vLLM backend: sampling and resampling go to vLLM, critical tokens and VAS to an HF
     model loaded once for the round while vLLM sleeps; engines are shut down before training / the next."""
-    import vistakit.loop as loop_module
-    from vistakit.loop import Loop
+    import vistakit.context as context_module
+    from vistakit.loop import run
     from vistakit.runfolder import read_jsonl
 
     loads = []
-    monkeypatch.setattr(loop_module, "load_model", lambda *a, **k: loads.append(a) or load_model(*a, **k))
+    monkeypatch.setattr(context_module, "load_model", lambda *a, **k: loads.append(a) or load_model(*a, **k))
     preset = resources.files("vistakit.presets") / "demo.yaml"
     cfg = load_config(preset, TINY_RUN + ["method=vista-sft", "sampling.backend=vllm", f"run_dir={tmp_path}"])
-    history = Loop(cfg).run()
+    history = run(cfg)
     # M_0's engine evaluates and probes M_0, then samples round 1 from it (the same model: no restart); M_1's
     # engine evaluates and probes M_1. Each shuts down before the next starts.
     sampler, eval1 = fake_vllm.instances
@@ -290,7 +290,7 @@ def test_loop_samples_with_vllm_and_scores_with_hf(fake_vllm, tmp_path, monkeypa
 def test_vre_on_vllm(fake_vllm, tmp_path, scorer):
     """VRE's own steps on the vLLM backend: sampling, re-examination and partitioning on vLLM; the policy
     judge and the attention per phase on the HF scoring model; every engine shut down before the next."""
-    from vistakit.loop import Loop
+    from vistakit.loop import run
     from vistakit.runfolder import read_jsonl
 
     preset = resources.files("vistakit.presets") / "demo.yaml"
@@ -298,7 +298,7 @@ def test_vre_on_vllm(fake_vllm, tmp_path, scorer):
                                           f"vre.scorer={scorer}", "vre.partition_samples=2",
                                           "vre.grpo.num_generations=2", "vre.grpo.queries_per_step=2",
                                           "vre.grpo.max_queries=2", "vre.hard_at=-1.0"])
-    history = Loop(cfg).run()
+    history = run(cfg)
     assert len(history) == 2 and (tmp_path / "round_1" / "phases" / "summary.json").exists()
     assert all(e.events[-1] == "shutdown" for e in fake_vllm.instances)
     decisions = read_jsonl(tmp_path / "round_1" / "reflect" / "decisions.jsonl")
@@ -307,10 +307,8 @@ def test_vre_on_vllm(fake_vllm, tmp_path, scorer):
 
 
 def test_unknown_backend_is_a_config_error(tmp_path):
-    from vistakit.loop import Loop
-
     with pytest.raises(ConfigError, match="sampling.backend"):
-        Loop(load_config(None, ["sampling.backend=vlm", f"run_dir={tmp_path}"]))
+        load_config(None, ["sampling.backend=vlm", f"run_dir={tmp_path}"])
 
 
 # ---------------------------------------------------------------- LoRA
@@ -325,7 +323,7 @@ def _examples(tmp_path, processor):
 
 
 def test_lora_adapts_only_the_language_model(tiny_path):
-    from vistakit.lora import LoRAConfig, apply_lora
+    from vistakit.training.lora import LoRAConfig, apply_lora
 
     model, _ = load(tiny_path)
     peft_model = apply_lora(model, LoRAConfig(r=4, alpha=8))
@@ -336,8 +334,8 @@ def test_lora_adapts_only_the_language_model(tiny_path):
 
 
 def test_lora_sft_trains_merges_lowers_the_loss_and_resumes(tiny_path, tmp_path, monkeypatch):
-    from vistakit.lora import LoRAConfig
-    from vistakit.train_step import train
+    from vistakit.training.lora import LoRAConfig
+    from vistakit.training.step import train
 
     m0, processor = load(tiny_path)
     examples = _examples(tmp_path, processor)[0][:4]
@@ -362,8 +360,8 @@ def test_lora_sft_trains_merges_lowers_the_loss_and_resumes(tiny_path, tmp_path,
 
 def test_lora_dpo_starts_at_m0(tiny_path, tmp_path):
     """DPO+NLL with LoRA: the reference log-probs are M_0's and the first step's policy is M_0 (DPO = log 2)."""
-    from vistakit.lora import LoRAConfig
-    from vistakit.train_dpo import train_dpo
+    from vistakit.training.lora import LoRAConfig
+    from vistakit.training.dpo import train_dpo
 
     _, processor = load(tiny_path)
     _, img, _ = _examples(tmp_path, processor)
@@ -392,8 +390,8 @@ def test_lora_config_from_overrides():
 # ---------------------------------------------------------------- bf16 and gradient checkpointing
 
 def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_path, tmp_path):
-    from vistakit.losses import sft_loss
-    from vistakit.train_sft import ExampleCollator
+    from vistakit.training.losses import sft_loss
+    from vistakit.training.sft import ExampleCollator
 
     model, processor = load(tiny_path)
     examples, _, _ = _examples(tmp_path, processor)
@@ -419,7 +417,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_path, tmp
 
 @pytest.mark.parametrize("switch", ["bf16", "gradient_checkpointing"])
 def test_training_step_runs_with_each_switch(tiny_path, tmp_path, switch):
-    from vistakit.train_sft import train_sft
+    from vistakit.training.sft import train_sft
 
     _, processor = load(tiny_path)
     examples, _, _ = _examples(tmp_path, processor)
@@ -448,7 +446,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def test_launcher_command():
-    from vistakit.train_step import command
+    from vistakit.training.step import command
 
     assert command("python", Path("r/round_1/train")) == [sys.executable, "-m", "vistakit.cli", "train-step",
                                                           "r/round_1/train"]
@@ -465,8 +463,8 @@ def _killed_after_first_checkpoint(monkeypatch, tiny_path, examples, out_dir, cf
     """Run the step in this process and 'kill' it right after its first epoch checkpoint is written."""
     from transformers import TrainerCallback
 
-    import vistakit.train_sft as train_sft_module
-    from vistakit.train_step import train
+    import vistakit.training.sft as train_sft_module
+    from vistakit.training.step import train
 
     class KillAfterFirstCheckpoint(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
@@ -489,7 +487,7 @@ def test_subprocess_step_matches_in_process_and_resumes(tiny_path, tmp_path, mon
     not redone."""
     import dataclasses
 
-    from vistakit.train_step import EXAMPLES, INPUTS, train
+    from vistakit.training.step import EXAMPLES, INPUTS, train
 
     _, processor = load(tiny_path)
     examples = _examples(tmp_path, processor)[0][:4]
@@ -512,15 +510,16 @@ def test_subprocess_step_matches_in_process_and_resumes(tiny_path, tmp_path, mon
 def test_loop_trains_through_the_launcher(tmp_path):
     """The loop with a launcher: round_0/train holds the step's inputs, its model and log, and the run goes
     on from that model (evaluation of M_0). `seed_train` is its own TrainConfig, with its own launcher."""
-    from vistakit.loop import Loop
+    from vistakit.loop import run
 
     preset = resources.files("vistakit.presets") / "demo.yaml"
     cfg = load_config(preset, TINY_RUN + ["method=sft-seed", "seed_train.launcher=python", "seed_train.epochs=2",
                                           "seed_train.examples_per_device_batch=4", f"run_dir={tmp_path}"])
-    history = Loop(cfg).run()
+    history = run(cfg)
     step = tmp_path / "round_0" / "train"
     assert (step / "train_inputs.json").exists() and (step / "train_log.json").exists() and (step / "DONE").exists()
-    assert history[0]["model"] == json.loads((step / "result.json").read_text())["model"] == str(step / "model")
+    assert history[0]["model"] == str(step / "model")
+    assert json.loads((step / "result.json").read_text())["model"] == "round_0/train/model"  # relative to the run folder
     assert (tmp_path / "round_0" / "eval" / "metrics.json").exists()
 
 
@@ -529,7 +528,7 @@ def test_accelerate_ddp_on_cpu(tiny_path, tmp_path):
     once, and each optimiser step took a global batch of 2 processes x 2 examples."""
     import dataclasses
 
-    from vistakit.train_step import train
+    from vistakit.training.step import train
 
     _, processor = load(tiny_path)
     examples = _examples(tmp_path, processor)[0]

@@ -5,7 +5,7 @@ guesses an option when none parses; LLaVA-Med strips articles as we do)."""
 
 import pytest
 
-from vistakit.verify import check
+from vistakit.tasks.verify import check
 
 CHOICES = ["3", "6 cm", "9", "2\\sqrt{3}"]  # gold B = "6 cm"
 OPTION_FORMS = [

@@ -1,7 +1,7 @@
-from vistakit.augment import hinted_instruction
-from vistakit.data import Query, instruction_for
-from vistakit.evaluate import summarize
-from vistakit.select_samples import select_correct
+from vistakit.sampling.rationalize import hinted_instruction
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.evaluation.evaluate import summarize
+from vistakit.training.select import select_correct
 
 
 def _r(q, resp, correct, finished=True, level=1, grounded=None):

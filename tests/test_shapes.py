@@ -6,7 +6,7 @@ import pytest
 from vistakit.tasks.shapes import (CELL, COLS, RGB, ROWS, build_split, chance_accuracy, claim_accuracy, corpus,
                                    label_grounded, pair_key, parse_claims, prior_accuracy, question_prompt, render,
                                    write_dataset)
-from vistakit.verify import verify
+from vistakit.tasks.verify import verify
 
 SCENE = {"objects": [
     {"color": "red", "shape": "circle", "row": 0, "col": 0},

@@ -3,11 +3,11 @@
 import pytest
 
 from bench_fixtures import image_bytes
-from vistakit.data import DataError, Query, instruction_for, load_split
-from vistakit.labels import label_response
+from vistakit.tasks.data import DataError, Query, instruction_for, load_split
+from vistakit.tasks.labels import label_response
 from vistakit.runfolder import read_jsonl
 from vistakit.tasks import Task, get_task, register_task, shapes, task_names
-from vistakit.verify import Verifier, answer_line, number, verify
+from vistakit.tasks.verify import Verifier, answer_line, number, verify
 
 
 def test_shapes_registers_its_prompt_verifier_labeller_and_corpus(tmp_path):
@@ -36,7 +36,7 @@ def test_generic_tasks_and_unknown_names():
 def test_a_new_task_is_one_registration(tmp_path):
     register_task(Task("test-count", Verifier(answer_line, number), prompt=lambda q: f"Count: {q.question}",
                        group_by="kind", headline="mean_of_groups"))
-    assert verify("test-count", "Answer: 4", "4.0") == ("4", True)  # the verifier is in vistakit.verify too
+    assert verify("test-count", "Answer: 4", "4.0") == ("4", True)  # the verifier is in vistakit.tasks.verify too
     (tmp_path / "x.png").write_bytes(image_bytes(0))
     (tmp_path / "t.jsonl").write_text('{"id": "1", "question": "dots", "answer": "4", "image": "x.png", "task": "test-count"}\n')
     (q,) = load_split(tmp_path / "t.jsonl")

@@ -1,11 +1,11 @@
 import torch
 from PIL import Image
 
-from vistakit.losses import sft_loss
+from vistakit.training.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load
-from vistakit.sampling import HFBackend
-from vistakit.train_sft import TrainConfig, train_sft
+from vistakit.sampling.hf_backend import HFBackend
+from vistakit.training.sft import TrainConfig, train_sft
 
 
 def _loss(model_path, processor, image_path, response):
@@ -59,7 +59,7 @@ def test_sampling_never_emits_image_placeholders(tiny, image):
 
     from vistakit.models.inputs import encode, render_query
     from vistakit.models.segments import vision_token_ids
-    from vistakit.sampling import HFBackend
+    from vistakit.sampling.hf_backend import HFBackend
 
     model, processor = tiny
     model = copy.deepcopy(model)

@@ -5,7 +5,7 @@ from PIL import Image
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load
 from vistakit.models.segments import vision_token_ids
-from vistakit.vas import segment_masses, vision_ratio, z_scores
+from vistakit.vista.vas import segment_masses, vision_ratio, z_scores
 
 INSTRUCTIONS = ["How many red shapes are there?", "Is there a green triangle?", "What color is the shape?"]
 RESPONSES = ["red circle at top left\ncount 1\nAnswer: 1", "Answer: no", "blue square at bottom right\nAnswer: blue"]
@@ -55,12 +55,12 @@ def test_vas_matches_eager_attention(tiny_path, tiny, padding_side, layers):
 def test_vas_in_row_chunks_and_repeated_layers_match_eager(tiny_path, tiny, monkeypatch):
     """Chunks of 2 response rows (a chunk boundary inside every response) give the same masses; a layer named
     twice, or by a negative index, counts once."""
-    import vistakit.vas
+    import vistakit.vista.vas
 
     model, processor = tiny
     prompts, images, responses = _inputs(processor)
     whole = segment_masses(model, processor, prompts, images, responses, layers=[1], padding_side="right")
-    monkeypatch.setattr(vistakit.vas, "ROW_CHUNK", 2)
+    monkeypatch.setattr(vistakit.vista.vas, "ROW_CHUNK", 2)
     chunked = segment_masses(model, processor, prompts, images, responses, layers=[1, -3, 1], padding_side="right")
     slow = _eager_masses(tiny_path, prompts, images, responses, [1], "right")
     torch.testing.assert_close(chunked, slow, atol=1e-4, rtol=0)
@@ -98,7 +98,7 @@ def test_z_scores_hand_values():
 
 def test_nan_ratio_drops_the_query_with_a_reason(caplog):
     """NaN < tau is False: without the check a NaN ratio would keep every positive of its query."""
-    from vistakit.filter_vas import apply_vas
+    from vistakit.vista.vas_filter import apply_vas
 
     decisions = [{"query_id": q, "kept": True, "reason": "kept"} for q in ("a", "a", "b", "b")]
     scores = [{"lambda_sys": 1.0, "lambda_vis": v, "lambda_ins": 1.0, "vas_ratio": v} for v in

@@ -1,6 +1,6 @@
 import pytest
 
-from vistakit.verify import (Verifier, answer_line, boxed, exact, get, last_number, number, option,
+from vistakit.tasks.verify import (Verifier, answer_line, boxed, exact, get, last_number, number, option,
                              option_letter, register, verify, yes_no)
 
 
@@ -99,7 +99,7 @@ def test_register_new_task():
 
 
 def test_answer_line_variants_and_their_limits():
-    from vistakit.verify import final_answer
+    from vistakit.tasks.verify import final_answer
 
     assert answer_line("Answer:\n1 plus 1 is 2") is None  # the answer line does not reach into the next line
     assert final_answer("Answer:\n49") == "49"  # final_answer does (R3V's form)

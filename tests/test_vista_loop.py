@@ -6,14 +6,15 @@ from importlib import resources
 import pytest
 
 from vistakit.config import load_config
-from vistakit.loop import Loop
+from vistakit.loop import run
 from vistakit.runfolder import read_jsonl
+from vistakit.steps import with_samples
 
 TINY = [
     "rounds=1", "seed_sft=true", "data.n_train=16", "data.n_seed=64", "data.n_test=8",
     "sampling.samples_per_query=4", "sampling.max_new_tokens=24", "sampling.queries_per_batch=4",
     "train.epochs=1", "train.examples_per_device_batch=4", "seed_train.epochs=12", "seed_train.learning_rate=0.003",
-    "eval.max_new_tokens=24", "model.tiny_hidden_size=64", "model.tiny_layers=2", "vista.score_batch_size=8",
+    "eval.max_new_tokens=24", "model.tiny_hidden_size=64", "model.tiny_layers=2", "vista.sequences_per_scoring_batch=8",
 ]
 
 
@@ -25,7 +26,7 @@ def runs(tmp_path_factory):
     organism = ["diagnostics.queries=8", "vista.control_positives=6", "vista.calibration_queries=8"]
     for method, extra in (("vista-dpo", ["vista.vas_layers=auto"]), ("prefix-only", [])):
         cfg = load_config(preset, TINY + organism + extra + [f"method={method}", f"run_dir={root / method}"])
-        out[method] = (root / method, Loop(cfg).run())
+        out[method] = (root / method, run(cfg))
     return out
 
 
@@ -45,6 +46,15 @@ def test_vista_dpo_round_files(runs):
     assert {d["reason"] for d in decisions} <= {"kept", "incorrect", "unfinished", "low_vas"}
     pairs = read_jsonl(r1 / "train" / "reference.jsonl")
     assert len(pairs) == sum(d["kept"] for d in decisions)
+    # a sample's text and ids are stored once, in the folder of the step that made it; the train set's pairs
+    # are the kept ones, each with a negative of its own query
+    assert not {"token_ids", "response"} & set().union(*decisions)
+    joined = with_samples(r1)
+    train_set = read_jsonl(r1 / "select" / "train_set.jsonl")
+    assert [p["chosen_ids"] for p in train_set] == [d["token_ids"] for d in joined if d["kept"]]
+    negatives = {(d["query_id"], d["source"], d["sample"]) for d in joined if not d["correct"]}
+    assert all(p["rejected"] is None or (p["query_id"], p["rejected"]["source"], p["rejected"]["sample"]) in negatives
+               for p in train_set)
     diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
     for level in diag["zero_positive_by_level"].values():
         assert level["zero_after"] <= level["zero_before"] <= level["queries"]
@@ -60,7 +70,7 @@ def test_prefix_only_keeps_every_correct_sample(runs):
 
 def test_vas_cache_of_other_positives_is_refused(runs, tmp_path):
     """A cached vas.jsonl is used only for the positives it was scored on, in their order."""
-    from vistakit.filter_vas import vas_filter
+    from vistakit.vista.vas_filter import vas_filter
     from vistakit.runfolder import write_jsonl
 
     run_dir, _ = runs["vista-dpo"]
@@ -108,12 +118,13 @@ def test_organism_diagnostics_are_written(runs):
 
 
 def test_seed_examples_come_in_both_orders():
-    from vistakit.data import Query
-    from vistakit.loop import seed_examples
+    from vistakit.tasks.data import Query
+    from vistakit.steps import example, seed_rows
 
     seed = [Query(f"q{i}", "How many?", "1", [], cot="Answer: 1") for i in range(400)]
-    examples = seed_examples(seed, 0.5, run_seed=0)
+    rows = seed_rows(seed, 0.5, run_seed=0)
+    examples = [example(q, r) for q, r in zip(seed, rows)]
     swapped = sum(e.get("image_first") is False for e in examples)
     assert 160 < swapped < 240
-    assert seed_examples(seed, 0.5, run_seed=0) == examples  # seeded
-    assert all("image_first" not in e for e in seed_examples(seed, 0.0, run_seed=0))
+    assert seed_rows(seed, 0.5, run_seed=0) == rows  # seeded
+    assert all("image_first" not in example(q, r) for q, r in zip(seed, seed_rows(seed, 0.0, run_seed=0)))

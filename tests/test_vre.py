@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode, render_query, response_ids
-from vistakit.sampling import Generation
-from vistakit.vre import reexamine
+from vistakit.sampling.hf_backend import Generation
+from vistakit.tasks import shapes_reexamine
 from vistakit.vre.partition import difficulty, partition, summarize
 from vistakit.vre.rewards import accuracy_reward, format_reward, reflection_reward, vre_rewards
 from vistakit.vre.scorers import LocalModelScorer, OpenAIScorer, ReflectionItem, SceneScorer
@@ -94,12 +94,14 @@ def test_reflection_reward_scene():
     # no reflection -> 0; a true zero next to a true positive new claim -> 1
     assert reflection_reward(texts, SceneScorer(), **_kwargs(len(texts))) == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     # the scene may come as a dict, and the reward ignores correctness (accuracy's job)
-    assert reflection_reward([WRONG], SceneScorer(), scene=[SCENE]) == [1.0]
+    assert reflection_reward([WRONG], SceneScorer(), scene=[SCENE], task=["shapes"]) == [1.0]
 
 
 def test_scene_scorer_needs_a_scene():
     with pytest.raises(ValueError, match="scene ground truth"):
-        SceneScorer()([ReflectionItem("q", "a: 1", "red circle: 1")])
+        SceneScorer()([ReflectionItem("q", "a: 1", "red circle: 1", task="shapes")])
+    with pytest.raises(ValueError, match="scene ground truth"):  # a task that does not judge reflections
+        SceneScorer()([ReflectionItem("q", "a: 1", "red circle: 1", scene=SCENE, task="chartqa")])
 
 
 def test_reward_names_for_trl():
@@ -131,16 +133,16 @@ def test_partition_counts_and_summary():
 # --- re-examination and reconstruction ------------------------------------------------------------------
 
 def test_reexamination_questions():
-    qs = reexamine.shapes_questions("red shapes: 2\ncircles: 1\n2 is more than 1")
+    qs = shapes_reexamine.questions("red shapes: 2\ncircles: 1\n2 is more than 1")
     assert [q for q, _ in qs[:3]] == ["Is there a red circle?", "Is there a red square?", "Is there a red triangle?"]
     assert ("Is there a blue circle?", ("blue", "circle")) in qs
     assert len(qs) == 3 + 3  # red circle asked once, not again for circles
-    assert reexamine.shapes_questions("red circle: 0") == [
+    assert shapes_reexamine.questions("red circle: 0") == [
         ("How many red shapes are there?", ("red", None)), ("How many circles are there?", (None, "circle"))]
     answers = {"Is there a red circle?": "red circle: 1\nAnswer: yes", "Is there a red square?": "red square: 1\nAnswer: yes",
                "Is there a red triangle?": "red triangle: 0\nAnswer: no"}
-    assert reexamine.shapes_reflection(qs, answers, 4) == "red circle: 1\nred square: 1"
-    assert reexamine.shapes_reflection(qs, answers, 1) == "red circle: 1"
+    assert shapes_reexamine.reflection(qs, answers, 4) == "red circle: 1\nred square: 1"
+    assert shapes_reexamine.reflection(qs, answers, 1) == "red circle: 1"
 
 
 class FakeBackend:
@@ -214,7 +216,7 @@ def test_local_model_scorer_reads_yes_against_no(tiny, tmp_path):
     # through the loop's ScoringModel (how the policy judges on the vLLM backend), and a query without image
     import types
 
-    from vistakit.scoring import ScoringModel
+    from vistakit.vista.scoring import ScoringModel
 
     lazy = LocalModelScorer(ScoringModel(types.SimpleNamespace(model=biased)), processor)
     no_image = ReflectionItem("How many red shapes are there?", "red shapes: 2", "red circle: 1", None)
@@ -287,7 +289,7 @@ def test_tag_tokens_are_added_whole_and_saved(tiny_path, tmp_path):
 # --- attention per phase --------------------------------------------------------------------------------
 
 def test_phase_spans_and_masses_add_up_to_vas(tiny, image):
-    from vistakit.vas import phase_segment_masses, segment_masses
+    from vistakit.vista.vas import phase_segment_masses, segment_masses
     from vistakit.vre.phases import phase_spans
 
     model, processor = tiny
@@ -336,7 +338,7 @@ def test_trl_renders_our_prompts(tiny, image):
 
 
 def test_one_grpo_step_changes_the_policy_towards_rewarded_completions(tiny_path, tmp_path):
-    from vistakit.losses import sequence_logprobs
+    from vistakit.training.losses import sequence_logprobs
     from vistakit.models.load import load
     from vistakit.vre.train_grpo import GRPOSettings, train_grpo
 
@@ -396,7 +398,7 @@ def test_reconstruct_keeps_the_first_accepted_candidate(tiny, tmp_path):
 def test_trl_log_probs_of_rollouts_equal_ours(tiny_path, tmp_path):
     """The policy gradient TRL computes is the gradient of the log-probs vistakit computes (same prompt,
     image, M-RoPE positions, fp32: TRL's default bf16 would run them under bf16 autocast on CPU)."""
-    from vistakit.losses import sequence_logprobs
+    from vistakit.training.losses import sequence_logprobs
     from vistakit.models.load import load
     from vistakit.vre.train_grpo import GRPOSettings, grpo_trainer
 

@@ -48,7 +48,7 @@ def dry_run(cfg: RunConfig) -> list[str]:
     loaded). Returns what was checked, a line each; a problem stops with ConfigError / DataError naming the
     key, or the file, line and field of the row."""
     from vistakit.tasks import get_task
-    from vistakit.tasks.benchmark import _needed, _Source, get_benchmark
+    from vistakit.tasks.benchmark import needed_splits, Source, get_benchmark
     from vistakit.tasks.data import DataError, load_split
 
     d, run_dir = cfg.data, Path(cfg.run_dir)
@@ -89,9 +89,9 @@ def dry_run(cfg: RunConfig) -> list[str]:
 
     train = []
     if d.train_sets or d.eval_sets:  # benchmarks: converted when the run starts, into run_dir/data/<name>/
-        for name, splits in _needed(d).items():
+        for name, splits in needed_splits(d).items():
             bench = get_benchmark(name)
-            source = _Source(bench, d.sources.get(name) or bench.hf_id)  # a local source must exist and be readable
+            source = Source(bench, d.sources.get(name) or bench.hf_id)  # a local source must exist and be readable
             if source.kind == "prepared":
                 for split in splits:
                     check(source.path / f"{split}.jsonl", f"data.sources.{name} ({split})")

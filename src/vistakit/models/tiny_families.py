@@ -20,6 +20,7 @@ drops the tool-calling and thinking branches; no family has a video path.
 from __future__ import annotations
 
 import json
+import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from vistakit.models.processor import (
 from vistakit.models.tiny import CHAT_TEMPLATE as QWEN2_VL_TEMPLATE
 from vistakit.models.tiny import SPECIAL_TOKENS as QWEN_TOKENS
 from vistakit.models.tiny import build_tokenizer
+from vistakit.tasks.shapes import build_split, corpus
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl", "llava", "llava_onevision")
 
@@ -292,10 +294,6 @@ def build_family_model(family: str, out_dir: str | Path, corpus: list[str], spec
 def main(argv: list[str] | None = None) -> None:
     """python -m vistakit.models.tiny_families FAMILY OUT_DIR: a tiny FAMILY model whose tokenizer is trained
     on the synthetic shapes task's words, for `vistakit run RECIPE model.base=OUT_DIR`."""
-    import argparse
-
-    from vistakit.tasks.shapes import build_split, corpus
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("family", choices=FAMILIES)
     parser.add_argument("out_dir")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from PIL import Image, UnidentifiedImageError
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.runfolder import read_jsonl, write_json, write_jsonl
 
 # one query: (vistakit row without "image", its images as bytes or file paths, where it came from)
@@ -71,8 +71,6 @@ def register_benchmark(bench: Benchmark) -> Benchmark:
 
 
 def get_benchmark(name: str) -> Benchmark:
-    import vistakit.tasks  # noqa: F401  (built-in benchmarks register on import)
-
     if name not in BENCHMARKS:
         raise DataError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
     return BENCHMARKS[name]
@@ -157,7 +155,7 @@ def _datasets():
     return datasets
 
 
-class _Source:
+class Source:
     """One dataset copy; rows of a split are read only when a split file must be written."""
 
     def __init__(self, bench: Benchmark, source: str):
@@ -273,7 +271,7 @@ def prepare(name: str, source: str | None, out_dir: str | Path, splits: list[str
     files = {split: out_dir / f"{split}.jsonl" for split in splits}
     if all(f.exists() for f in files.values()) and (out_dir / MARKER).exists():
         return files  # finished before: the source is not even looked at
-    src = _Source(bench, source)
+    src = Source(bench, source)
     if src.kind == "prepared":
         return _prepared_files(bench, src.path, splits)
     counts = {}
@@ -318,7 +316,8 @@ def parse_eval_set(spec: str) -> tuple[str, str]:
     return name, split or get_benchmark(name).eval_split
 
 
-def _needed(data) -> dict[str, list[str]]:
+def needed_splits(data) -> dict[str, list[str]]:
+    """Which splits of which benchmark a run's `data` section reads (train splits, then evaluation splits)."""
     needed: dict[str, list[str]] = {}
     for name in data.train_sets:
         needed.setdefault(name, []).append(TRAIN)
@@ -329,17 +328,14 @@ def _needed(data) -> dict[str, list[str]]:
             needed[name].append(split)
     for name in list(needed) + list(data.sources):
         get_benchmark(name)  # unknown names stop here, before anything is read
-    unused = sorted(set(data.sources) - set(needed))
-    if unused:
-        raise DataError(f"data.sources names {', '.join(unused)}, which are in neither data.train_sets nor data.eval_sets")
-    return needed
+    return needed  # (data.sources naming an unused benchmark is refused when the config loads)
 
 
 def prepare_sets(data, data_dir: Path) -> dict[str, dict[str, Path]]:
     """Every benchmark split the config needs, prepared under `data_dir/<benchmark>/` (or read from a prepared
     source folder); {benchmark: {split: jsonl}}."""
     return {name: prepare(name, data.sources.get(name), data_dir / name, splits, data.max_queries_per_set)
-            for name, splits in _needed(data).items()}
+            for name, splits in needed_splits(data).items()}
 
 
 def write_training_split(data, data_dir: Path) -> Path:

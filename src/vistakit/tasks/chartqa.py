@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import COT
 from vistakit.tasks.registry import Task, register_task
-from vistakit.verify import Verifier, final_answer, relaxed_correctness
+from vistakit.tasks.verify import Verifier, final_answer, relaxed_correctness
 
 RELEASE_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 

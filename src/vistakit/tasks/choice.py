@@ -9,7 +9,7 @@ answer), then compared with the gold letter; an answer that names no option coun
 
 from __future__ import annotations
 
-from vistakit.verify import Verifier, choose_option, final_answer, option, option_letters
+from vistakit.tasks.verify import Verifier, choose_option, final_answer, option, option_letters
 
 OPTION = Verifier(final_answer, option, choose=choose_option)
 COT = "First generate a step-by-step solution, then"

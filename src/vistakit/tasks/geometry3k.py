@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import (Benchmark, answer_text, hub_image, need, read_json, register_benchmark,
                                       strip_image_tags)
 from vistakit.tasks.choice import COT, OPTION, letter_of, option_prompt
 from vistakit.tasks.registry import Task, register_task
-from vistakit.verify import Verifier, final_answer, math_equal, option_letters
+from vistakit.tasks.verify import Verifier, final_answer, math_equal, option_letters
 
 RELEASE_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 HUB = "hiyouga/geometry3k"

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import COT, OPTION, letter_of, option_prompt
 from vistakit.tasks.registry import Task, register_task
-from vistakit.verify import Verifier, at_gold_precision, exact, final_answer, math_equal, number
+from vistakit.tasks.verify import Verifier, at_gold_precision, exact, final_answer, math_equal, number
 
 ANSWER_TYPES = ("integer", "float", "list", "text")
 

@@ -15,7 +15,7 @@ MedEvalKit's split of the answer format by question type (yes/no, or a word or p
 from __future__ import annotations
 
 from vistakit.tasks.registry import Task, register_task
-from vistakit.verify import Verifier, closed_answer, final_answer, is_yes_no, open_exact, token_recall
+from vistakit.tasks.verify import Verifier, closed_answer, final_answer, is_yes_no, open_exact, token_recall
 
 CLOSED = Verifier(final_answer, closed_answer)
 OPEN = Verifier(final_answer, open_exact, scores={"token_recall": token_recall})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import OPTION, letter_of, option_prompt
 from vistakit.tasks.registry import Task, register_task

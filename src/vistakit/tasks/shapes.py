@@ -22,6 +22,7 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
+from math import comb
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypedDict
@@ -148,8 +149,6 @@ GUESS_MARKER = "Guess:"
 
 
 def _binom(n: int, k: int, p: float) -> float:
-    from math import comb
-
     return comb(n, k) * p**k * (1 - p) ** (n - k)
 
 

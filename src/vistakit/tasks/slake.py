@@ -13,7 +13,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, answer_text, need, read_json, register_benchmark
 from vistakit.tasks.medvqa import register_medical_task
 

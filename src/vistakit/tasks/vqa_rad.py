@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, answer_text, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.medvqa import answer_kind, register_medical_task
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vistakit.data import DataError
+from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import OPTION, option_prompt
 from vistakit.tasks.registry import Task, register_task
-from vistakit.verify import option_letters
+from vistakit.tasks.verify import option_letters
 
 
 def parse_options(text: str, where: str) -> list[str]:

@@ -80,7 +80,7 @@ class SFTLossTrainer(ResumableTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def _last_complete_checkpoint(ckpt_dir: Path, clean: bool = True) -> str | None:
+def last_complete_checkpoint(ckpt_dir: Path, clean: bool = True) -> str | None:
     """The newest checkpoint that finished saving (a kill mid-save leaves one without trainer_state.json);
     `clean`: delete the incomplete ones (the main process only, when several train)."""
     done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
@@ -129,7 +129,7 @@ def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_ex
     serves one process and `accelerate launch`. With LoRA, the adapter is saved, then merged into M_0."""
     ckpt_dir, main = Path(trainer.args.output_dir), trainer.is_world_process_zero()
     lora = cfg is not None and cfg.lora is not None
-    result = trainer.train(resume_from_checkpoint=_last_complete_checkpoint(ckpt_dir, clean=main))
+    result = trainer.train(resume_from_checkpoint=last_complete_checkpoint(ckpt_dir, clean=main))
     model_dir = out_dir / "model"
     trainer.save_model(str(out_dir / "adapter" if lora else model_dir))
     if main:

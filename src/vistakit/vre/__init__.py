@@ -10,5 +10,6 @@
 - `partition`    difficulty-aware partitioning: easy / unstable / hard by success rate over n samples
 - `train_grpo`   GRPO on the unstable queries with TRL's GRPOTrainer
 - `phases`       attention to the image before / inside / after the reflection (VAS's capture)
-- `round`        one VRE round of the loop, composing the above
+- `steps`        the run-folder steps of a VRE round (tags, reflect, partition, GRPO, metrics), composed
+                 into a round by `vistakit.methods.vre`
 """

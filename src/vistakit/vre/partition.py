@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
-from vistakit.sample import sample_queries
+from vistakit.sampling.sample import sample_queries
 
 LABELS = ("easy", "unstable", "hard")
 

@@ -18,14 +18,15 @@ without a reflection.
 from __future__ import annotations
 
 from pathlib import Path
+import json
 
 from PIL import Image
 from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
+from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
-from vistakit.runfolder import read_jsonl, write_json, write_jsonl
-from vistakit.vas import phase_segment_masses, resolve_layers, vision_ratio
+from vistakit.runfolder import write_json, write_jsonl
+from vistakit.vista.vas import phase_segment_masses, resolve_layers, vision_ratio
 from vistakit.vre.template import CLOSE, OPEN, strip_answer
 
 PHASES = ("before", "inside", "after")
@@ -99,8 +100,6 @@ def phase_attention(model, processor, queries: dict[str, Query], records: list[d
     """Score (once: the summary is the marker), write, and return the summary."""
     summary_file = out_dir / "summary.json"
     if summary_file.exists():
-        import json
-
         return json.loads(summary_file.read_text())
     rows = score_phases(model, processor, queries, records, batch_size=batch_size, system=system)
     write_jsonl(out_dir / "phases.jsonl", rows)
@@ -115,8 +114,6 @@ def plot(run_dir: Path, out: Path) -> Path | None:
     rounds = sorted((int(p.parent.parent.name.split("_")[1]), p) for p in run_dir.glob("round_*/phases/summary.json"))
     if not rounds:
         return None
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")

@@ -21,28 +21,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
-from vistakit.sample import sample_queries
+from vistakit.sampling.sample import sample_queries
 from vistakit.vre import reexamine
 from vistakit.vre.scorers import ReflectionItem, Scorer
-from vistakit.vre.template import build_response, reasoning_and_answer, split_response, strip_answer
+from vistakit.vre.template import build_response, reasoning_and_answer, split_response
 
 
 def _item(q: Query, reasoning: str, reflection: str) -> ReflectionItem:
-    return ReflectionItem(q.question, reasoning, reflection, q.images[0] if q.images else None, q.scene)
-
-
-def _questions(q: Query, reasoning: str) -> list[tuple[str, object]]:
-    if q.task == "shapes" and q.scene is not None:
-        return reexamine.shapes_questions(reasoning)
-    return [(reexamine.GENERIC_INSTRUCTION.format(question=q.question), None)]
-
-
-def _reflection(q: Query, questions, answers: dict[str, str], max_claims: int) -> str:
-    if q.task == "shapes" and q.scene is not None:
-        return reexamine.shapes_reflection(questions, answers, max_claims)
-    return strip_answer(answers.get(questions[0][0], ""))[0]
+    return ReflectionItem(q.question, reasoning, reflection, q.images[0] if q.images else None, q.scene, q.task)
 
 
 def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir: Path, *, scorer: Scorer,
@@ -70,7 +58,7 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
     for i in rebuild:
         q = queries[records[i]["query_id"]]
         reasoning, answer_line = reasoning_and_answer(records[i]["response"])
-        plan[i] = (reasoning, answer_line, _questions(q, reasoning))
+        plan[i] = (reasoning, answer_line, reexamine.questions(q, reasoning))
         for question, _ in plan[i][2]:
             asked.setdefault((q.id, question), q)
     keys = list(asked)
@@ -98,7 +86,7 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
         seen = set()
         for j in range(candidates):
             answer_set = {question: a[j] for question, a in answers.get(q.id, {}).items() if j < len(a)}
-            reflection = _reflection(q, questions, answer_set, max_claims).strip()
+            reflection = reexamine.reflection(q, questions, answer_set, max_claims).strip()
             response = build_response(reasoning, reflection, answer_line)
             # a sample whose text already held tags or an answer line mid-way rebuilds into a response that
             # does not parse as the template: never a training target

@@ -1,81 +1,44 @@
 """Re-examination questions: how a reflection is written from the model's own answers, with no teacher.
 
-Synthetic task (`shapes`): for each claim of a chain's reasoning, the questions whose chains state the same
-objects at another grain, asked of the same image:
-- a colour total (`red shapes: 2`) -> one kind question per shape (`Is there a red circle?`, ...);
-- a shape total (`circles: 1`) -> one kind question per colour (`Is there a blue circle?`, ...);
-- a kind (`red circle: 1`) -> its two totals (`How many red shapes are there?`, `How many circles are there?`).
-The model answers each greedily with its usual chain; the claim it states about the asked kind is its
-answer. A reflection lists the answers with a positive count (`red circle: 1` / `red square: 1`: a recount
-of the reasoning's `red shapes: 2` by another route), at most `max_claims` of them. Questions are asked
-about every kind, never chosen by looking at the scene, so no ground truth leaks into the text.
-
+A task with a `reexamine` hook (the synthetic task: `tasks/shapes_reexamine.py`) gives the questions a
+chain's reasoning raises, asked of the same image, and builds the reflection from the model's answers.
 Other tasks: one generic re-examination instruction per query; the reflection is the model's reply without
 its answer line.
 """
 
 from __future__ import annotations
 
-from vistakit.data import Query, instruction_for
+from vistakit.tasks import get_task
+from vistakit.tasks.data import Query
+from vistakit.tasks.registry import Reexamination
+from vistakit.vre.template import strip_answer
 
 GENERIC_INSTRUCTION = "{question}\nLook at the image again and state the visual details that matter for this question."
 
-Key = tuple  # (colour or None, shape or None)
+
+def _hook(q: Query) -> Reexamination | None:
+    """The task's re-examination, for rows with the ground truth it is built on (`scene`)."""
+    return get_task(q.task).reexamine if q.scene is not None else None
 
 
-def claim_line(color: str | None, shape: str | None, n: int) -> str:
-    """A claim in the task's form: `red circle: 1`, `red shapes: 2`, `circles: 1`."""
-    if color and shape:
-        return f"{color} {shape}: {n}"
-    return f"{color} shapes: {n}" if color else f"{shape}s: {n}"
+def questions(q: Query, reasoning: str) -> list[tuple[str, object]]:
+    """(question, key) pairs to ask of q's image about `reasoning`."""
+    hook = _hook(q)
+    if hook is not None:
+        return hook.questions(reasoning)
+    return [(GENERIC_INSTRUCTION.format(question=q.question), None)]
 
 
-def kind_question(color: str, shape: str) -> str:
-    return f"Is there a {color} {shape}?"
-
-
-def total_question(color: str | None, shape: str | None) -> str:
-    return f"How many {color} shapes are there?" if color else f"How many {shape}s are there?"
-
-
-def shapes_questions(reasoning: str) -> list[tuple[str, Key]]:
-    """(question, the kind whose count its chain states) for every claim of `reasoning`, in claim order,
-    without kinds the reasoning already counts and without repeats."""
-    from vistakit.tasks.shapes import COLORS, SHAPES, parse_claims
-
-    stated = [(c, s) for c, s, _ in parse_claims(reasoning)]
-    out: list[tuple[str, Key]] = []
-    for color, shape in stated:
-        if color and shape:
-            asked = [(total_question(color, None), (color, None)), (total_question(None, shape), (None, shape))]
-        elif color:
-            asked = [(kind_question(color, s), (color, s)) for s in SHAPES]
-        else:
-            asked = [(kind_question(c, shape), (c, shape)) for c in COLORS]
-        out += [(q, k) for q, k in asked if k not in stated and k not in [k2 for _, k2 in out]]
-    return out
-
-
-def answered_claim(response: str, key: Key) -> int | None:
-    """The count a re-examination answer states for `key` (its first claim about that kind), or None."""
-    from vistakit.tasks.shapes import parse_claims
-
-    return next((n for c, s, n in parse_claims(response) if (c, s) == key), None)
-
-
-def shapes_reflection(questions: list[tuple[str, Key]], answers: dict[str, str], max_claims: int) -> str:
-    """Claim lines with a positive count from the answers to `questions`, at most `max_claims`."""
-    lines = []
-    for q, key in questions:
-        n = answered_claim(answers.get(q, ""), key)
-        if n:
-            lines.append(claim_line(*key, n))
-    return "\n".join(lines[:max_claims])
+def reflection(q: Query, asked: list[tuple[str, object]], answers: dict[str, str], max_claims: int) -> str:
+    """The reflection the answers to `asked` make."""
+    hook = _hook(q)
+    if hook is not None:
+        return hook.reflection(asked, answers, max_claims)
+    return strip_answer(answers.get(asked[0][0], ""))[0]
 
 
 def prompt(query: Query, question: str) -> str:
-    """The instruction that asks `question` of the query's image: the synthetic task's own prompt form;
-    other tasks' questions are full instructions already (`GENERIC_INSTRUCTION`)."""
-    if query.task != "shapes":
-        return question
-    return instruction_for(Query(query.id, question, "", query.images, task=query.task))
+    """The instruction that asks `question` of the query's image: the task's own form where it has one;
+    the generic question is a full instruction already."""
+    hook = get_task(query.task).reexamine
+    return hook.prompt(question) if hook is not None else question

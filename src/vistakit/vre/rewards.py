@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from vistakit.verify import verify
+from vistakit.tasks.verify import verify
 from vistakit.vre.scorers import ReflectionItem, Scorer
 from vistakit.vre.template import split_response
 
@@ -53,11 +53,12 @@ def reflection_reward(completions, scorer: Scorer, **kwargs) -> list[float]:
     if "image" in kwargs:
         images = _column(kwargs, "image", n)
     scenes = [json.loads(s) if isinstance(s, str) else s for s in _column(kwargs, "scene", n)]
+    tasks = _column(kwargs, "task", n)
     items, where = [], []
     for i, c in enumerate(completions):
         parts = split_response(completion_text(c))
         if parts is not None:
-            items.append(ReflectionItem(questions[i], parts.reasoning, parts.reflection, images[i], scenes[i]))
+            items.append(ReflectionItem(questions[i], parts.reasoning, parts.reflection, images[i], scenes[i], tasks[i]))
             where.append(i)
     scores = [0.0] * n
     for i, s in zip(where, scorer(items) if items else []):

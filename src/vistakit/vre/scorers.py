@@ -3,10 +3,9 @@
 One shape for all (a batch in, scores in [0, 1] out), so the reflection reward, the reconstruction step and
 any later filter take whichever is configured (`vre.scorer`):
 
-- `SceneScorer` (offline default, the synthetic task): the scene's ground truth. A reflection gains
-  information when it states at least one claim about a kind the reasoning made no claim about, with a
-  positive count (something seen: `red circle: 1`; a zero, `yellow triangle: 0`, is true of most scenes and
-  would let a blind policy farm the reward), and none of its claims is false. Score 1 or 0.
+- `SceneScorer` (offline default, the synthetic task): the scene's ground truth, judged by the task's own
+  hook (tasks/shapes_reexamine.py: a reflection gains information when it states a new claim with a positive
+  count and no false one). Score 1 or 0.
 - `LocalModelScorer`: a local Hugging Face VLM (the policy itself, or another checkpoint) shown the image,
   the question, the reasoning and the reflection, asked a yes/no question; the score is
   P(yes) / (P(yes) + P(no)) of its next token.
@@ -31,7 +30,9 @@ import torch
 from PIL import Image
 
 from vistakit.models.inputs import encode, render_query
-from vistakit.scoring import scoring_model
+from vistakit.models.load import load
+from vistakit.vista.scoring import scoring_model
+from vistakit.tasks import get_task
 
 JUDGE_QUESTION = ("Does the reflection add visual evidence about the image that the reasoning does not already "
                   "state? Answer yes or no.")
@@ -44,6 +45,7 @@ class ReflectionItem:
     reflection: str
     image: str | Path | Image.Image | None = None  # the query's (first) image
     scene: dict | None = None  # synthetic task: ground truth
+    task: str | None = None  # the query's task (whose hook judges the scene)
 
 
 class Scorer(Protocol):
@@ -60,28 +62,24 @@ def _image(img) -> Image.Image:
 
 
 class SceneScorer:
-    """Ground truth of the synthetic task: new, positive and all true (see the module docstring)."""
+    """Ground truth: the scene's judgement of the item's task (its `reexamine.gain` hook; on the synthetic
+    task, new, positive and all true: tasks/shapes_reexamine.py)."""
 
     def __call__(self, items: list[ReflectionItem]) -> list[float]:
-        from vistakit.tasks.shapes import count, parse_claims
-
         scores = []
         for item in items:
-            if item.scene is None:
-                raise ValueError("SceneScorer needs the scene ground truth (the synthetic task); set "
-                                 "vre.scorer to policy, local or openai for other tasks")
-            seen = {(c, s) for c, s, _ in parse_claims(item.reasoning)}
-            claims = parse_claims(item.reflection)
-            true = all(count(item.scene, c, s) == n for c, s, n in claims)
-            gain = any((c, s) not in seen and n > 0 for c, s, n in claims)
-            scores.append(float(true and gain))
+            hook = get_task(item.task).reexamine if item.task is not None else None
+            if item.scene is None or hook is None or hook.gain is None:
+                raise ValueError("SceneScorer needs the scene ground truth of a task that judges reflections "
+                                 "(the synthetic task); set vre.scorer to policy, local or openai for other tasks")
+            scores.append(hook.gain(item.scene, item.reasoning, item.reflection))
         return scores
 
 
 class LocalModelScorer:
     """A local VLM as the judge: P(yes) against P(no) for its first answer token. Pass the policy's own
-    model object to score with the policy itself (it is used in eval mode, without gradients), or the loop's
-    `scoring.ScoringModel` (loaded, and a vLLM sampler put to sleep, only while a batch is judged)."""
+    model object to score with the policy itself (it is used in eval mode, without gradients), or the engine's
+    `vista.scoring.ScoringModel` (loaded, and a vLLM sampler put to sleep, only while a batch is judged)."""
 
     YES, NO = ("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No")
 
@@ -161,7 +159,7 @@ class OpenAIScorer:
 def make_scorer(kind: str, *, policy=None, processor=None, model_path: str | None = None,
                 url: str | None = None, api_key_env: str | None = None, system: str | None = None,
                 device: str = "cpu") -> Scorer:
-    """`kind`: scene | policy (`policy`: the policy model object or a `scoring.ScoringModel`) | local
+    """`kind`: scene | policy (`policy`: the policy model object or a `vista.scoring.ScoringModel`) | local
     (`model_path`) | openai (`url`, `model_path` as the endpoint's model name)."""
     if kind == "scene":
         return SceneScorer()
@@ -170,8 +168,6 @@ def make_scorer(kind: str, *, policy=None, processor=None, model_path: str | Non
             raise ValueError("scorer 'policy' needs the policy model")
         return LocalModelScorer(policy, processor, system)
     if kind == "local":
-        from vistakit.models.load import load
-
         if not model_path:
             raise ValueError("scorer 'local' needs vre.scorer_model (a local path or hub id)")
         model, proc = load(model_path, device=device)

@@ -36,7 +36,7 @@ from vistakit.models.load import load
 from vistakit.models.parts import freeze
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.training.sft import _last_complete_checkpoint, fit
+from vistakit.training.sft import last_complete_checkpoint, fit
 from vistakit.vre.rewards import completion_text
 
 
@@ -123,7 +123,7 @@ def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path
     freeze(model, s.frozen)
     log = RolloutLog(out_dir / "rollouts.jsonl", make_rewards(model, processor))
     # a resumed step keeps the rollouts of the steps its checkpoint holds, and logs the rest again
-    ckpt = _last_complete_checkpoint(out_dir / "checkpoints")
+    ckpt = last_complete_checkpoint(out_dir / "checkpoints")
     done = int(ckpt.rsplit("-", 1)[1]) if ckpt else 0
     if log.path.exists():
         write_jsonl(log.path, [r for r in read_jsonl(log.path) if r["step"] is not None and r["step"] < done])

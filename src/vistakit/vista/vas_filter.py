@@ -15,10 +15,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import record_key, scoring_batches, scoring_model
-from vistakit.vas import segment_masses, vision_ratio, z_scores
+from vistakit.vista.scoring import record_key, scoring_batches, scoring_model
+from vistakit.vista.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
 log = logging.getLogger(__name__)

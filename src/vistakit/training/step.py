@@ -14,6 +14,7 @@ A step re-run (loop resumed) resumes from the last epoch checkpoint, or does not
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import logging
@@ -25,7 +26,9 @@ import sys
 from pathlib import Path
 
 from vistakit.runfolder import read_jsonl, write_json, write_jsonl
-from vistakit.train_sft import TrainConfig
+from vistakit.config import from_dict
+from vistakit.training.dpo import train_dpo
+from vistakit.training.sft import TrainConfig, train_sft
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,6 @@ def command(launcher: str, out_dir: Path) -> list[str]:
 
 def run_from_folder(out_dir: Path) -> Path:
     """`vistakit train-step DIR`: the step's inputs from the run folder, in this (launcher's) process."""
-    from vistakit.config import from_dict
-
     out_dir = Path(out_dir)
     inputs = json.loads((out_dir / INPUTS).read_text())
     cfg = from_dict(TrainConfig, inputs["train"], str(out_dir / INPUTS))
@@ -79,17 +80,12 @@ def _run(kind, base_model, examples, out_dir: Path, cfg: TrainConfig, **kwargs) 
     if (out_dir / "train_log.json").exists():  # written last by `fit`: the step already finished
         log.info("%s: already trained", out_dir)
         return out_dir / "model"
-    from vistakit.train_dpo import train_dpo
-    from vistakit.train_sft import train_sft
-
     fn = train_dpo if kind == "dpo" else train_sft
     return Path(fn(base_model, examples, out_dir, cfg, **kwargs))
 
 
 def _die_with_parent() -> None:
     """Linux: the step gets SIGTERM when the loop dies, so a killed-and-resumed loop never trains twice."""
-    import ctypes
-
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:

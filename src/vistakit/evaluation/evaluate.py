@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.runfolder import read_jsonl, write_json
-from vistakit.sample import sample_queries
+from vistakit.sampling.sample import sample_queries
+from vistakit.tasks import get_task
 
 
 def _stats(rs: list[dict]) -> dict:
@@ -47,8 +48,6 @@ def summarize(records: list[dict], by: str = "level", headline: str = "accuracy"
 
 def _grouping(queries: list[Query]) -> tuple[str, str]:
     """The tasks' group field and headline; a set mixing tasks that disagree falls back to the level."""
-    from vistakit.tasks import get_task
-
     kinds = {(get_task(t).group_by, get_task(t).headline) for t in {q.task for q in queries}}
     return kinds.pop() if len(kinds) == 1 else ("level", "accuracy")
 

@@ -6,6 +6,8 @@ import math
 import statistics
 from pathlib import Path
 
+from vistakit.runfolder import read_jsonl
+
 
 def table(rows: list[tuple[str, list[dict]]]) -> str:
     """One line per (method, round): accuracy overall and per level (or, with several evaluation sets, each
@@ -66,8 +68,6 @@ def paired_gain(base: Path, other: Path) -> tuple[float, float, int]:
     """Accuracy of `other` minus `base` on the same test queries (two eval folders' samples.jsonl), with the
     standard error of the mean per-query difference: on a few hundred queries the unpaired noise (+-2 points)
     hides gains the paired comparison resolves."""
-    from vistakit.runfolder import read_jsonl
-
     a = {r["query_id"]: float(r["correct"]) for r in read_jsonl(base / "samples.jsonl")}
     b = {r["query_id"]: float(r["correct"]) for r in read_jsonl(other / "samples.jsonl")}
     if a.keys() != b.keys():

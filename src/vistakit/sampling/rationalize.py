@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.data import Query, instruction_for
-from vistakit.sample import sample_queries
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.sampling.sample import sample_queries
 
 
 def hinted_instruction(query: Query) -> str:

@@ -4,9 +4,9 @@ whether the chain was written without looking (`no_look`)."""
 
 from __future__ import annotations
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.tasks import get_task
-from vistakit.verify import check
+from vistakit.tasks.verify import check
 
 
 def label_response(query: Query, response: str) -> dict:

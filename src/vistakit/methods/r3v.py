@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from pathlib import Path
 
-from vistakit.data import Query, instruction_for
-from vistakit.evaluate import eval_queries
+from vistakit import steps
+from vistakit.context import Context
+from vistakit.evaluation.evaluate import eval_queries
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
-from vistakit.sample import batch_seed, sample_queries
-from vistakit.select_samples import select_correct
+from vistakit.sampling.sample import batch_seed, sample_queries
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.training.select import select_correct
 
 REFINE = "{instruction}\nModel's prediction:\n{prediction}\nJudge the correctness of the model's prediction and refine it."
 SELECT_ASK = 'Which prediction is correct? Give the final answer as "Answer: <value>".'
@@ -50,8 +51,8 @@ def select_instruction(instruction: str, candidates: list[str]) -> str:
 
 
 def _example(q: Query, instruction: str, response: str, ids: list[int] | None, kind: str) -> dict:
-    return {"query_id": q.id, "kind": kind, "instruction": instruction, "images": [str(p) for p in q.images],
-            "response": response, "response_ids": ids}
+    """A train_set.jsonl row with its own instruction (the train step adds the query's images)."""
+    return {"query_id": q.id, "kind": kind, "instruction": instruction, "response": response, "response_ids": ids}
 
 
 def build_examples(queries: dict[str, Query], pool: list[dict], rng: random.Random) -> dict[str, list[dict]]:
@@ -81,54 +82,47 @@ def build_examples(queries: dict[str, Query], pool: list[dict], rng: random.Rand
     return out
 
 
-def _pool(loop, records: list[dict], t: int) -> list[dict]:
-    if loop.cfg.r3v.pool == "last":
+def pool(ctx: Context, t: int, records: list[dict]) -> list[dict]:
+    """The samples pairs are drawn from: this round's (r3v.pool=last) or every round's so far (all)."""
+    if ctx.cfg.r3v.pool == "last":
         return records
-    if loop.cfg.r3v.pool != "all":
-        raise ValueError(f"r3v.pool must be 'all' or 'last', got {loop.cfg.r3v.pool!r}")
-    earlier = [r for k in range(1, t) for r in read_jsonl(loop.run_dir / f"round_{k}" / "sample" / "samples.jsonl")]
+    earlier = [r for k in range(1, t) for r in read_jsonl(ctx.round_dir(k) / "sample" / "samples.jsonl")]
     return earlier + records
 
 
-def r3v_round(loop, current: str, m0: str, train: list[Query], test: list[Query], round_dir: Path, t: int) -> str:
+def r3v_round(ctx: Context, t: int) -> str:
     """Sample with M_{t-1}, build self-CoT / self-refine / self-select examples, SFT from M_0."""
+    round_dir = ctx.round_dir(t)
     sets_dir = round_dir / "r3v"
-    examples: list[dict] = []
-    if not is_done(round_dir / "train"):
-        by_id = {q.id: q for q in train}
-        if is_done(sets_dir):
-            sets = {k: read_jsonl(sets_dir / f"{k}.jsonl") for k in KINDS}
-        else:
-            backend = loop._backend(current)
-            records = loop._collect(backend, train, round_dir, t)
-            loop._close_backend()
-            write_jsonl(round_dir / "select" / "decisions.jsonl", select_correct(records, dedup=False))
-            sets = build_examples(by_id, _pool(loop, records, t), random.Random(batch_seed(loop.cfg.seed, "r3v", t)))
-            for k in KINDS:
-                write_jsonl(sets_dir / f"{k}.jsonl", sets[k])
-            write_json(sets_dir / "counts.json", {k: len(v) for k, v in sets.items()})
-            mark_done(sets_dir)
-        examples = [e for k in KINDS for e in sets[k]]
-    return loop._train(m0, examples, round_dir / "train", loop.cfg.train)
+    if not is_done(round_dir / "train") and not is_done(sets_dir):
+        records = steps.sample(ctx, t)
+        steps.write_decisions(ctx, t, select_correct(records, dedup=False))
+        sets = build_examples(ctx.by_id, pool(ctx, t, records), random.Random(batch_seed(ctx.cfg.seed, "r3v", t)))
+        for k in KINDS:
+            write_jsonl(sets_dir / f"{k}.jsonl", sets[k])
+        write_jsonl(round_dir / "select" / "train_set.jsonl", [e for k in KINDS for e in sets[k]])
+        write_json(sets_dir / "counts.json", {k: len(v) for k, v in sets.items()})
+        mark_done(sets_dir)
+    return steps.train(ctx, t)
 
 
-def r3v_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict:
+def r3v_metrics(ctx: Context, t: int, model: str) -> dict:
     """Test-time self-select of round t >= 1 (R3V's 'Test@3 + select'), and the example counts."""
+    round_dir = ctx.round_dir(t)
     out_dir = round_dir / "self_select"
     stats: dict = {}
     if (round_dir / "r3v" / "counts.json").exists():
         stats["r3v_examples"] = json.loads((round_dir / "r3v" / "counts.json").read_text())
-    if round_dir.name == "round_0" or not loop.cfg.r3v.test_select:
+    if t == 0 or not ctx.cfg.r3v.test_select:
         return stats
     if not (out_dir / "metrics.json").exists():
-        cfg, e = loop.cfg, loop.cfg.eval
-        test = eval_queries(test)  # named evaluation sets: self-select over all of them
-        t = int(round_dir.name.split("_")[1])
-        backend = loop._backend(model)
-        common = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=loop.system)
+        cfg, e = ctx.cfg, ctx.cfg.eval
+        test = eval_queries(ctx.test)  # named evaluation sets: self-select over all of them
+        backend = ctx.engine.open(model)
+        common = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=ctx.system)
         cands = sample_queries(backend, backend.processor, test, out_dir / "candidates",
                                samples_per_query=cfg.r3v.test_candidates, temperature=cfg.sampling.temperature,
-                               seed=cfg.seed * 1000 + t, source="candidate", desc="self-select candidates", **common)
+                               seed=ctx.seed(t), source="candidate", desc="self-select candidates", **common)
         by_query: dict[str, list[dict]] = {}
         for c in cands:
             by_query.setdefault(c["query_id"], []).append(c)
@@ -136,7 +130,7 @@ def r3v_after_eval(loop, model: str, round_dir: Path, test: list[Query]) -> dict
         picks = sample_queries(backend, backend.processor, test, out_dir / "selected", samples_per_query=1,
                                temperature=0.0, seed=0, instructions=prompts, source="self_select",
                                desc="self-select", **common)
-        loop._close_backend()
+        ctx.engine.close()
         write_json(out_dir / "metrics.json", select_metrics(test, by_query, picks))
     stats.update(json.loads((out_dir / "metrics.json").read_text()))
     return stats

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from vistakit.tasks.registry import get_task
+
 REQUIRED = ("id", "question", "answer", "image")
 
 
@@ -45,8 +47,6 @@ def _check_image(path: Path, where: str) -> None:
 
 
 def load_split(path: str | Path, task: str | None = None, check_images: bool = True) -> list[Query]:
-    from vistakit.tasks import get_task
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"split file not found: {path}")
@@ -115,6 +115,4 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
 def instruction_for(query: Query) -> str:
     """The instruction text the model sees: its task's prompt (`vistakit.tasks`; by default the question and
     an answer-line hint)."""
-    from vistakit.tasks import get_task
-
     return get_task(query.task).prompt(query)

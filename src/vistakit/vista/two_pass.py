@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vistakit.data import Query
+from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.scoring import record_key, scoring_batches, scoring_model
+from vistakit.vista.scoring import record_key, scoring_batches, scoring_model
 
 LOGIT_CHUNK = 512
 

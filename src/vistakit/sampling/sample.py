@@ -13,11 +13,11 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
-from vistakit.labels import label_response
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.tasks.labels import label_response
 from vistakit.models.inputs import render_query
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
-from vistakit.sampling import SamplingBackend
+from vistakit.sampling.hf_backend import SamplingBackend
 
 
 def batch_seed(seed: int, tag: str, index: int) -> int:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from vistakit.data import Query
-from vistakit.diagnostics import auroc
+from vistakit.tasks.data import Query
+from vistakit.evaluation.diagnostics import auroc
 from vistakit.runfolder import write_json
-from vistakit.scoring import scoring_batches, scoring_model
-from vistakit.vas import default_layers, segment_masses, vision_ratio, z_scores
+from vistakit.vista.scoring import scoring_batches, scoring_model
+from vistakit.vista.vas import default_layers, segment_masses, vision_ratio, z_scores
 
 
 def per_layer_ratios(model, processor, queries: dict[str, Query], positives: list[dict], *, batch_size: int,

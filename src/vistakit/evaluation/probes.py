@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vistakit.data import Query, instruction_for
+from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import encode, render_query
 from vistakit.runfolder import write_json
-from vistakit.sample import sample_queries
-from vistakit.scoring import scoring_model
+from vistakit.sampling.sample import sample_queries
+from vistakit.vista.scoring import scoring_model
 
 CONDITIONS = ("true", "shuffled", "blank", "swapped")
 

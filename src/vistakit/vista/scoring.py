@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
+from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
 
 

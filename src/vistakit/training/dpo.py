@@ -17,11 +17,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from vistakit.losses import dpo_nll_loss, sequence_logprobs
+from vistakit.training.losses import dpo_nll_loss, sequence_logprobs
 from vistakit.models.inputs import encode, render_query
 from vistakit.models.load import load
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.train_sft import ResumableTrainer, TrainConfig, fit, is_main_process, prepare, training_arguments
+from vistakit.training.sft import ResumableTrainer, TrainConfig, fit, is_main_process, prepare, training_arguments
 
 log = logging.getLogger(__name__)
 

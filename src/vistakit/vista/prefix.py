@@ -27,13 +27,13 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from vistakit.data import Query, instruction_for
-from vistakit.labels import label_response
+from vistakit.tasks.data import Query, instruction_for
+from vistakit.tasks.labels import label_response
 from vistakit.models.inputs import encode, render_query
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
-from vistakit.sample import sample_queries
-from vistakit.scoring import scoring_model
+from vistakit.sampling.sample import sample_queries
+from vistakit.vista.scoring import scoring_model
 
 LOGIT_CHUNK = 512  # response positions whose logits exist at once in the critical-token pass
 

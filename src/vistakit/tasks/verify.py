@@ -432,8 +432,6 @@ def register(task: str, verifier: Verifier) -> None:
 
 def get(task: str) -> Verifier:
     if task not in _REGISTRY:
-        import vistakit.tasks  # noqa: F401  (the built-in tasks register their verifiers on import)
-    if task not in _REGISTRY:
         raise KeyError(f"no verifier for task {task!r}; known tasks: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[task]
 
