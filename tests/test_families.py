@@ -3,6 +3,7 @@ prompt rendering (system prompt, several images, the swapped query), VAS against
 critical-token pass against unpadded rows, generation that never emits an image placeholder, and
 `model.min_pixels` / `model.max_pixels`."""
 
+import json
 import shutil
 
 import pytest
@@ -302,3 +303,29 @@ def test_frozen_parts_cover_the_vision_side_only(family):
     frozen = freeze(model, ["vision_tower", "projector"])
     assert frozen == sum(p.numel() for n, p in model.named_parameters() if part_of(n))
     assert all(p.requires_grad == (part_of(n) is None) for n, p in model.named_parameters())
+
+
+def test_plain_transformers_loads_a_saved_model_and_processes_an_image(family, tmp_path):
+    """A model vistakit saved loads with AutoProcessor + AutoModelForImageTextToText alone (no vistakit class
+    registered: the processor comes from the processing_vistakit.py copy in the folder) and, on an image,
+    gives the inputs and the greedy answer vistakit's own loader gives."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    name, path, model, processor = family
+    save(model, processor, tmp_path / "saved", source=path)
+    config = json.loads((tmp_path / "saved" / "processor_config.json").read_text())
+    auto = AutoProcessor.from_pretrained(tmp_path / "saved", trust_remote_code=True)
+    if type(processor).__module__.startswith("vistakit"):  # LLaVA's stock processor needs no copy
+        assert config["auto_map"]["AutoProcessor"] == f"processing_vistakit.{type(processor).__name__}"
+        assert config["processor_class"] == type(processor).__mro__[1].__name__  # the stock class, for torchvision
+        assert type(auto).__name__ == type(processor).__name__ and not type(auto).__module__.startswith("vistakit")
+    assert type(auto.image_processor).__name__ == type(processor.image_processor).__name__  # not a bare tokenizer
+    prompts, images, _ = _queries(processor)
+    mine = processor(text=prompts[:1], images=images[:1], return_tensors="pt")
+    theirs = auto(text=prompts[:1], images=images[:1], return_tensors="pt")
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    plain_model = AutoModelForImageTextToText.from_pretrained(tmp_path / "saved").eval()
+    with torch.no_grad():
+        a = model.generate(**mine, max_new_tokens=4, do_sample=False)
+        b = plain_model.generate(**theirs, max_new_tokens=4, do_sample=False)
+    assert torch.equal(a, b)

@@ -49,6 +49,9 @@ def test_a_method_defined_in_a_test_runs_end_to_end(tmp_path):
     result = json.loads((tmp_path / "round_1" / "train" / "result.json").read_text())
     assert result == {"model": "round_1/train/model", "examples": len(kept)}  # relative to the run folder
     assert history[1]["kept"] == len(kept) and 0 <= history[1]["accuracy"] <= 1
+    card = (tmp_path / "round_1" / "train" / "model" / "README.md").read_text()  # the model says what it is
+    assert "pipeline_tag: image-text-to-text" in card and f"held-out accuracy (greedy): {history[1]['accuracy']:.3f}" in card
+    assert f"{len(kept)} examples" in card and "trust_remote_code=True" in card
 
 
 def test_training_reads_the_train_set_file(tmp_path):

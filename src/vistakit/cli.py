@@ -18,7 +18,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from vistakit.config import ConfigError, RunConfig, describe, describe_text, load_config
+from vistakit.config import METHOD_SUMMARIES, ConfigError, RunConfig, describe, describe_text, load_config
 from vistakit.runfolder import RunFolderLocked
 from vistakit.evaluation.report import diagnostics_table, method_notes, paired_gain, plot, table
 
@@ -33,6 +33,11 @@ def cmd_run(args) -> None:
     history = run(cfg)
     print(table([(cfg.method, history)]))
     print(diagnostics_table([(cfg.method, history)]))
+
+
+def cmd_methods(args) -> None:
+    width = max(map(len, METHOD_SUMMARIES))
+    print("\n".join(f"{name:<{width}}  {line}" for name, line in METHOD_SUMMARIES.items()))
 
 
 def cmd_config(args) -> None:
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("config", nargs="?", default=None, help="a recipe; default: the defaults")
     p.add_argument("overrides", nargs="*", help="key=value, as for run")
     p.set_defaults(fn=cmd_config)
+    p = sub.add_parser("methods", help="the methods a config's `method` may name, one line each")
+    p.set_defaults(fn=cmd_methods)
     p = sub.add_parser("demo", help="the embedded default: tiny Qwen2.5-VL on the synthetic shapes task")
     p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
     p.add_argument("--seed", type=int, default=0)
@@ -277,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command in ("run", "demo", "eval", "prepare", "train-step") and not sys.stderr.isatty():
+        _quiet_library_bars()
     try:
         args.fn(args)
     except Exception as e:
@@ -287,6 +296,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _quiet_library_bars() -> None:
+    """In a log file, the libraries' own bars (loading weights, writing shards, datasets) are one line of
+    carriage returns each: off; vistakit's own progress prints a plain line now and then (vistakit.progress)."""
+    import huggingface_hub.utils
+    import transformers.utils.logging
+
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
+    try:
+        import datasets.utils.logging  # the 'bench' extra
+    except ImportError:
+        return
+    datasets.utils.logging.disable_progress_bar()
 
 
 def _config_keys() -> str:

@@ -33,8 +33,20 @@ class ConfigError(ValueError):
 
 # --- the choices ----------------------------------------------------------------------------------------
 
-# vistakit.methods.METHODS has one entry per name (a test checks they agree)
-METHOD_NAMES = ("sft-seed", "rft", "rest-em", "star", "vista-sft", "vista-dpo", "prefix-only", "vas-only", "vre", "r3v")
+# what `vistakit methods` prints; vistakit.methods.METHODS has one entry per name (a test checks they agree)
+METHOD_SUMMARIES = {
+    "sft-seed": "round 0 only: model.base after SFT on the seed chains (every method's M_0 in the demo)",
+    "rft": "one round: SFT of M_0 on the distinct correct samples (Yuan et al., 2023)",
+    "rest-em": "T rounds: sample M_{t-1}, keep the verified-correct samples, SFT M_0 on them (Singh et al., 2023)",
+    "star": "ReST-EM plus rationalisation: hinted samples for the queries no sample solved (Zelikman et al., 2022)",
+    "vista-sft": "VISTA: prefix resampling at the first critical token + the VAS filter, SFT of M_0",
+    "vista-dpo": "VISTA with DPO+NLL: each kept positive paired with a negative of its query",
+    "prefix-only": "VISTA's prefix resampling alone (ablation: no VAS filter)",
+    "vas-only": "VISTA's VAS filter alone (ablation: no prefix resampling)",
+    "vre": "VRE: SFT on own outputs rebuilt as reasoning -> <reflection> -> answer, then GRPO on the unstable queries",
+    "r3v": "R3V: SFT on self-CoT, self-refine and self-select examples from positive/negative pairs",
+}
+METHOD_NAMES = tuple(METHOD_SUMMARIES)
 Method = Literal[METHOD_NAMES]
 # torch dtype names (vistakit.models.load.resolve_dtype); auto: the checkpoint's own
 DType = Literal["float32", "bfloat16", "float16", "auto"]
@@ -47,6 +59,8 @@ LRScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", 
 ModelPart = Literal["vision_tower", "projector"]
 # TRL 1.16 GRPOConfig.loss_type, less 'luspo' (it needs importance_sampling_level='sequence', which is not exposed)
 GRPOLoss = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "vespo"]
+# the backends of transformers' report_to and accelerate's trackers that vistakit.evaluation.tracking sets up
+Tracker = Literal["none", "tensorboard", "wandb", "trackio", "mlflow"]
 
 
 # --- training (vistakit.training) -----------------------------------------------------------------------
@@ -221,6 +235,13 @@ class DiagnosticsConfig:
 
 
 @dataclass
+class TrackingConfig:
+    report_to: Tracker = field(default="none", metadata={"help": "where the training steps' loss, learning rate (GRPO: rewards) and each round's metrics go: none | tensorboard (run_dir/tracking/: `tensorboard --logdir run_dir/tracking`) | wandb | trackio | mlflow; each needs its own package (pip install tensorboard, ...). Transformers' report_to for the trainers, accelerate's trackers for the rounds (vistakit.evaluation.tracking)"})
+    run_name: str | None = field(default=None, metadata={"help": "wandb / trackio / mlflow: the run's name; its trackers' runs are <run_name>/round_t/train (one per training step, also /grpo, /warmup) and <run_name>/rounds (each round's metrics at step t), grouped under it in wandb; None: the run folder's name"})
+    project: str = field(default="vistakit", metadata={"help": "wandb / trackio project, mlflow experiment holding the run (WANDB_PROJECT or MLFLOW_EXPERIMENT_NAME in the environment win)"})
+
+
+@dataclass
 class RunConfig:
     method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (README, 'Running a recipe')"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
@@ -239,6 +260,7 @@ class RunConfig:
     seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none", "min": 0.0})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "greedy evaluation of every round's model"})
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig, metadata={"help": "probes of every round's model (image reliance, the swapped query)"})
+    tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"help": "experiment tracking (TensorBoard, wandb, trackio, MLflow) of the training steps and the rounds; changing it does not stop a run from resuming"})
 
 
 # --- loading ---------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import yaml
 from vistakit import steps
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.context import Context, Engine
+from vistakit.evaluation.model_card import write_card
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
 from vistakit.runfolder import RunLock, write_json_if_changed, write_text
@@ -88,6 +89,7 @@ def round_entry(ctx: Context, method: Method, t: int) -> dict:
     if method.metrics is not None:
         entry.update(method.metrics(ctx, t, model))
     entry.update(steps.probe(ctx, t, model))
+    write_card(ctx.cfg, ctx.round_dir(t), t, model, entry)
     log.info("round %d: accuracy %.3f", t, entry["accuracy"])
     return entry
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForImageTextToText
 
-from vistakit.models.processor import TINY_MARKER, load_processor
+from vistakit.models.processor import TINY_MARKER, load_processor, save_portable
 
 
 def check_checkpoint(name_or_path: str | Path, field: str = "model.base") -> None:
@@ -70,7 +70,7 @@ def save(model, processor, out_dir: str | Path, source: str | Path) -> None:
 def save_processor(processor, out_dir: str | Path, source: str | Path) -> None:
     """The processor (and the tiny model's marker) beside weights already saved in `out_dir`."""
     out_dir = Path(out_dir)
-    processor.save_pretrained(out_dir)
+    save_portable(processor, out_dir)
     marker = Path(source) / TINY_MARKER
     if marker.exists():
         (out_dir / TINY_MARKER).write_text(marker.read_text())

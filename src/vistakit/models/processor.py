@@ -1,11 +1,12 @@
-"""Processors that work without torchvision, and the one function that loads a processor.
+"""The one function that loads a processor, and the one that saves it so any tool reads it back.
 
 The stock processors of Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL and LLaVA-OneVision look up a video
-processor class, which needs torchvision; CPU installs here have none (and must not get one: NOTES.md). Each
-subclass below takes no video processor, uses the family's PIL image processor, and round-trips through
-`save_pretrained` / its own `from_pretrained`. Images behave exactly as with the stock processor (same
-image processor settings, same placeholder expansion); only video input is gone. LLaVA's own
-`LlavaProcessor` has no video processor and is used as it is.
+processor class, which needs torchvision; CPU installs here have none (and must not get one: NOTES.md). The
+subclasses in `processing_vistakit.py` take no video processor; LLaVA's own `LlavaProcessor` has none and
+is used as it is. `save_portable` writes them so that plain transformers loads them back
+(`AutoProcessor.from_pretrained(path, trust_remote_code=True)`): the processor config names the stock class
+(`processor_class`, what a machine with torchvision uses) and, in `auto_map`, the subclass in the copy of
+`processing_vistakit.py` saved beside it.
 
 `load_processor` uses them for the embedded tiny models (marked by `vistakit_tiny.json`) and, on a machine
 without torchvision, for a checkpoint of one of these families; every other case goes through
@@ -18,72 +19,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from transformers import (
-    AutoConfig,
-    AutoProcessor,
-    InternVLProcessor,
-    LlavaOnevisionProcessor,
-    LlavaProcessor,
-    Qwen2_5_VLProcessor,
-    Qwen3VLProcessor,
-)
-from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil  # noqa: F401
-from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (  # noqa: F401
-    LlavaOnevisionImageProcessorPil,
-)
+from transformers import AutoConfig, AutoProcessor, LlavaProcessor
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.utils import is_torchvision_available
 
+from vistakit.models import processing_vistakit
+from vistakit.models.processing_vistakit import (
+    VistaInternVLProcessor,
+    VistaLlavaOnevisionProcessor,
+    VistaQwen3VLProcessor,
+    VistaQwenVLProcessor,
+)
+
 TINY_MARKER = "vistakit_tiny.json"
-
-
-class VistaQwenVLProcessor(Qwen2_5_VLProcessor):
-    """Qwen2-VL / Qwen2.5-VL without a video processor."""
-
-    image_processor_class = "Qwen2VLImageProcessorPil"
-    tokenizer_class = "PreTrainedTokenizerFast"
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(image_processor, tokenizer, video_processor=None, chat_template=chat_template, **kwargs)
-
-
-class VistaQwen3VLProcessor(Qwen3VLProcessor):
-    """Qwen3-VL without a video processor (Qwen3-VL's image processor is Qwen2-VL's, with 16 px patches)."""
-
-    image_processor_class = "Qwen2VLImageProcessorPil"
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(image_processor, tokenizer, video_processor=None, chat_template=chat_template, **kwargs)
-
-
-class VistaInternVLProcessor(InternVLProcessor):
-    """InternVL (transformers' native `-hf` checkpoints) without a video processor. Its tokenizer must carry
-    the named special tokens `start_image_token`, `end_image_token`, `context_image_token`, `video_token`."""
-
-    image_processor_class = "GotOcr2ImageProcessorPil"
-
-    def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None,
-                 **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(image_processor, tokenizer, video_processor=None, image_seq_length=image_seq_length,
-                         chat_template=chat_template, **kwargs)
-
-
-class VistaLlavaOnevisionProcessor(LlavaOnevisionProcessor):
-    """LLaVA-OneVision without a video processor."""
-
-    image_processor_class = "LlavaOnevisionImageProcessorPil"
-
-    def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
-                 vision_feature_select_strategy=None, chat_template=None, image_token="<image>",
-                 video_token="<video>", vision_aspect_ratio="anyres_max_9", **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(image_processor, tokenizer, video_processor=None, num_image_tokens=num_image_tokens,
-                         vision_feature_select_strategy=vision_feature_select_strategy,
-                         chat_template=chat_template, image_token=image_token, video_token=video_token,
-                         vision_aspect_ratio=vision_aspect_ratio, **kwargs)
 
 
 # model_type -> the processor class that needs no torchvision
@@ -124,9 +72,11 @@ def bound_pixels(processor, min_pixels: int | None = None, max_pixels: int | Non
 
 def _processor_class(path: Path, trust_remote_code: bool):
     if (path / TINY_MARKER).exists():
-        config_file = path / "processor_config.json"
-        name = json.loads(config_file.read_text()).get("processor_class") if config_file.exists() else None
-        return _BY_NAME.get(name, VistaQwenVLProcessor)  # older tiny checkpoints: Qwen2.5-VL
+        try:
+            family = json.loads((path / "config.json").read_text())["model_type"]
+        except (OSError, KeyError, ValueError):
+            family = None
+        return PROCESSORS.get(family, VistaQwenVLProcessor)  # older tiny checkpoints: Qwen2.5-VL
     if is_torchvision_available():
         return None
     try:
@@ -134,6 +84,23 @@ def _processor_class(path: Path, trust_remote_code: bool):
     except (OSError, ValueError):
         return None
     return PROCESSORS.get(family)
+
+
+def save_portable(processor, out_dir: str | Path) -> None:
+    """`processor.save_pretrained(out_dir)`; for vistakit's own subclasses, also `processing_vistakit.py` and an
+    `auto_map` entry, so that `AutoProcessor.from_pretrained(out_dir, trust_remote_code=True)` gives this
+    processor without vistakit (and without torchvision), and the stock class's name as `processor_class`."""
+    out_dir = Path(out_dir)
+    processor.save_pretrained(out_dir)
+    cls = type(processor)
+    if cls.__module__ != processing_vistakit.__name__:
+        return
+    config_file = out_dir / "processor_config.json"
+    config = json.loads(config_file.read_text())
+    config["processor_class"] = cls.__mro__[1].__name__  # the stock class it subclasses
+    config["auto_map"] = {"AutoProcessor": f"processing_vistakit.{cls.__name__}"}
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
+    (out_dir / "processing_vistakit.py").write_text(Path(processing_vistakit.__file__).read_text())
 
 
 def load_processor(name_or_path: str | Path, trust_remote_code: bool = False, min_pixels: int | None = None,

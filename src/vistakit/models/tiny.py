@@ -15,7 +15,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-from vistakit.models.processor import TINY_MARKER, VistaQwenVLProcessor, make_image_processor
+from vistakit.models.processor import TINY_MARKER, VistaQwenVLProcessor, make_image_processor, save_portable
 
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -120,6 +120,6 @@ def build_tiny_model(out_dir: str | Path, corpus: list[str], spec: TinySpec = Ti
     model.save_pretrained(out_dir)
     pixels = spec.image_size * spec.image_size
     processor = VistaQwenVLProcessor(make_image_processor(pixels, pixels), tokenizer, chat_template=CHAT_TEMPLATE)
-    processor.save_pretrained(out_dir)
+    save_portable(processor, out_dir)
     (out_dir / TINY_MARKER).write_text(json.dumps(asdict(spec), indent=2))
     return out_dir

@@ -51,6 +51,7 @@ from vistakit.models.processor import (
     VistaLlavaOnevisionProcessor,
     VistaQwen3VLProcessor,
     VistaQwenVLProcessor,
+    save_portable,
 )
 from vistakit.models.tiny import CHAT_TEMPLATE as QWEN2_VL_TEMPLATE
 from vistakit.models.tiny import SPECIAL_TOKENS as QWEN_TOKENS
@@ -286,7 +287,7 @@ def build_family_model(family: str, out_dir: str | Path, corpus: list[str], spec
     model, processor = BUILDERS[family](spec, tokenizer, ids, special)
     model.generation_config.update(eos_token_id=eos, pad_token_id=pad, bos_token_id=pad)
     model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
+    save_portable(processor, out_dir)
     (out_dir / TINY_MARKER).write_text(json.dumps({"family": family, **asdict(spec)}, indent=2))
     return out_dir
 

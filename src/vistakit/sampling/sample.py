@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
+from vistakit.progress import progress
 
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.tasks.labels import label_response
@@ -53,7 +53,7 @@ def sample_queries(
     batches = [range(i, min(i + queries_per_batch, len(queries))) for i in range(0, len(queries), queries_per_batch)]
     parts = out_dir / "batches"
     records: list[dict] = []
-    for b, idx in enumerate(tqdm(batches, desc=desc, unit="batch")):
+    for b, idx in enumerate(progress(batches, desc=desc, unit="batch")):
         part = parts / f"{b:05d}.jsonl"
         if part.exists():
             records += read_jsonl(part)

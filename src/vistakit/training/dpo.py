@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm import tqdm
+from vistakit.progress import progress
 
 from vistakit.training.losses import dpo_nll_loss, sequence_logprobs
 from vistakit.models.inputs import encode, render_query
@@ -83,7 +83,7 @@ class DPONLLTrainer(ResumableTrainer):
 def reference_logprobs(model, collator: PairCollator, examples: list[dict], batch_size: int) -> list[dict]:
     model.eval()
     out = []
-    for b in tqdm(range(0, len(examples), batch_size), desc="reference log-probs", unit="batch"):
+    for b in progress(range(0, len(examples), batch_size), desc="reference log-probs", unit="batch"):
         chunk = examples[b : b + batch_size]
         inputs = {k: v.to(model.device) for k, v in collator(chunk).items()}
         chosen, _, rejected = pair_logprobs(model, inputs)

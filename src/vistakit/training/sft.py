@@ -24,6 +24,7 @@ from vistakit.training.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, save_processor
 from vistakit.models.parts import freeze
+from vistakit.progress import on_terminal
 from vistakit.runfolder import write_json
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str)
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=device == "cpu",
-        disable_tqdm=False,
+        disable_tqdm=not on_terminal(),  # in a log: one line per logging step, not a bar
     )
 
 

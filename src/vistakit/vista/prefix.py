@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm import tqdm
+from vistakit.progress import progress
 
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.tasks.labels import label_response
@@ -106,7 +106,7 @@ def find_critical(model, processor, queries: dict[str, Query], negatives: list[d
     swapped query (SPEC) or, with `image_first`, under the query it was sampled from."""
     order = sorted(range(len(negatives)), key=lambda i: len(negatives[i]["token_ids"]))
     result: list[dict | None] = [None] * len(negatives)
-    for b in tqdm(range(0, len(order), batch_size), desc="critical tokens", unit="batch"):
+    for b in progress(range(0, len(order), batch_size), desc="critical tokens", unit="batch"):
         idx = [i for i in order[b : b + batch_size]]
         qs = [queries[negatives[i]["query_id"]] for i in idx]
         prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=image_first)

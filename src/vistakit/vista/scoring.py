@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import torch
-from tqdm import tqdm
+from vistakit.progress import progress
 
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
@@ -83,7 +83,7 @@ def scoring_batches(processor, queries: dict[str, Query], records: list[dict], *
     token (scored as it is trained)."""
     eos = processor.tokenizer.eos_token_id
     order = sorted(range(len(records)), key=lambda i: len(records[i]["token_ids"]))
-    for b in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+    for b in progress(range(0, len(order), batch_size), desc=desc, unit="batch"):
         idx = order[b : b + batch_size]
         qs = [queries[records[i]["query_id"]] for i in idx]
         prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]

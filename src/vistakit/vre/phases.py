@@ -21,7 +21,7 @@ from pathlib import Path
 import json
 
 from PIL import Image
-from tqdm import tqdm
+from vistakit.progress import progress
 
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
@@ -59,7 +59,7 @@ def score_phases(model, processor, queries: dict[str, Query], records: list[dict
     tok = processor.tokenizer
     layers = list(range(model.config.get_text_config().num_hidden_layers))
     rows = []
-    for b in tqdm(range(0, len(records), batch_size), desc="phase attention", unit="batch"):
+    for b in progress(range(0, len(records), batch_size), desc="phase attention", unit="batch"):
         chunk = records[b : b + batch_size]
         qs = [queries[r["query_id"]] for r in chunk]
         spans = [phase_spans(tok, r["token_ids"]) for r in chunk]

@@ -34,6 +34,7 @@ from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import query_messages
 from vistakit.models.load import load
 from vistakit.models.parts import freeze
+from vistakit.progress import on_terminal
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import read_jsonl, write_jsonl
 from vistakit.training.sft import last_complete_checkpoint, fit
@@ -105,7 +106,7 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         # TRL defaults bf16 to True, which on CPU runs the policy's log-probs under bf16 autocast: say it
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
         save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, report_to="none",
-        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=False,
+        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=not on_terminal(),
     )
     return GRPOTrainer(model=model, reward_funcs=funcs, args=args,
                        train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
