@@ -100,13 +100,20 @@ def answer_text(record: Mapping, key: str, where: str) -> str:
     return text
 
 
-def read_json(path: Path) -> Any:
+EXPECTED = {list: "a JSON list of records", dict: "a JSON object of pid -> problem"}
+
+
+def read_json(path: Path, expect: type | None = None) -> Any:
+    """A release's JSON file; `expect` (list or dict): its top level must be one, else DataError naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON: {e}") from None
+    if expect is not None and not isinstance(value, expect):
+        raise DataError(f"{path}: expected {EXPECTED[expect]}")
+    return value
 
 
 def hub_image(value: Any, where: str, key: str) -> bytes | Path:

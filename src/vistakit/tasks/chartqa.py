@@ -47,9 +47,7 @@ def from_release(root: Path, split: str):
     folder = root / RELEASE_SPLITS[split]
     for subset in ("human", "augmented"):
         path = folder / f"{RELEASE_SPLITS[split]}_{subset}.json"
-        records = read_json(path)
-        if not isinstance(records, list):
-            raise DataError(f"{path}: expected a JSON list of records")
+        records = read_json(path, list)
         for i, r in enumerate(records):
             where = f"{path}: record {i}"
             row = {"id": f"chartqa-{split}-{subset}-{i:05d}", "question": need(r, "query", where).strip(),

@@ -70,9 +70,7 @@ def is_release(path: Path) -> bool:
 
 def from_release(root: Path, split: str):
     path = root / "testmini.json" if (root / "testmini.json").exists() else root / "annot_testmini.json"
-    records = read_json(path)
-    if not isinstance(records, dict):
-        raise DataError(f"{path}: expected a JSON object of pid -> problem")
+    records = read_json(path, dict)
     for pid, r in records.items():
         where = f"{path}: problem {pid}"
         yield _row(r, str(pid), where), [root / need(r, "image", where)], where

@@ -42,9 +42,7 @@ def is_release(path: Path) -> bool:
 
 def from_release(root: Path, split: str):
     path = root / "problems.json"
-    problems = read_json(path)
-    if not isinstance(problems, dict):
-        raise DataError(f"{path}: expected a JSON object of pid -> problem")
+    problems = read_json(path, dict)
     for pid, r in problems.items():
         where = f"{path}: problem {pid}"
         if need(r, "split", where) != RELEASE_SPLITS[split] or not r.get("image"):

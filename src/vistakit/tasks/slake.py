@@ -47,9 +47,7 @@ class _Images:
 
 def from_release(root: Path, split: str):
     path = root / f"{split}.json"
-    records = read_json(path)
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a JSON list of records")
+    records = read_json(path, list)
     images = _Images(root)
     for i, r in enumerate(records):
         where = f"{path}: record {i}"

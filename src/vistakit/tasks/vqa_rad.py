@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, answer_text, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.medvqa import answer_kind, register_medical_task
 
@@ -28,9 +27,7 @@ def is_release(path: Path) -> bool:
 
 def from_release(root: Path, split: str):
     path = root / RELEASE_JSON
-    records = read_json(path)
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a JSON list of records")
+    records = read_json(path, list)
     for i, r in enumerate(records):
         where = f"{path}: record {i}"
         is_test = need(r, "phrase_type", where).startswith("test")

@@ -53,9 +53,7 @@ def is_release(path: Path) -> bool:
 
 def from_release(root: Path, split: str):
     path = root / "testmini.json"
-    records = read_json(path)
-    if not isinstance(records, list):
-        raise DataError(f"{path}: expected a JSON list of records")
+    records = read_json(path, list)
     for i, r in enumerate(records):
         where = f"{path}: record {i}"
         yield _row(r, where), [root / need(r, "image_path", where)], where
