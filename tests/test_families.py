@@ -160,6 +160,26 @@ def test_vas_matches_eager_attention(family):
     assert model.config.get_text_config()._attn_implementation == "sdpa"  # restored after the pass
 
 
+def test_vas_pass_stops_at_its_layer(family):
+    """At layer 0 the pass runs no later decoder layer and no output head, and gives the masses a whole
+    forward with the capture gives (the eager-attention equality above holds for the stopped pass)."""
+    name, path, model, processor = family
+    prompts, images, responses = _queries(processor)
+    layers, calls = model.get_decoder().layers, []
+    hooks = [m.register_forward_hook(lambda *a, i=i: calls.append(i)) for i, m in enumerate(layers)]
+    hooks.append(model.get_output_embeddings().register_forward_hook(lambda *a: calls.append("head")))
+    try:
+        stopped = segment_masses(model, processor, prompts, images, responses, layers=[0])
+        assert calls == []  # layer 0 stopped inside its attention: its own forward hook never fired either
+        calls.clear()
+        model(**encode(processor, prompts, images, responses).inputs, use_cache=False, logits_to_keep=1)
+        assert calls == [*range(len(layers)), "head"]  # the hooks do see a whole forward
+    finally:
+        for h in hooks:
+            h.remove()
+    torch.testing.assert_close(stopped, _eager_masses(path, prompts, images, responses, [0]), atol=1e-4, rtol=0)
+
+
 def test_critical_token_pass_matches_single_rows(family, monkeypatch):
     name, _, model, processor = family
     prompts, images, responses = _queries(processor, image_first=False)

@@ -17,7 +17,9 @@ Choices SPEC.md leaves open, made here:
 - with several layers, the segment masses lambda are averaged over layers before the ratio is taken;
 - the response is scored as it is trained: its token ids followed by the end-of-turn token;
 - during the scoring pass every layer runs SDPA (a model loaded with flash-attention is switched for the
-  pass and switched back).
+  pass and switched back);
+- the pass stops once the deepest chosen layer's attention is captured: VAS needs no later layer and no
+  output head, so at the middle layer it costs about half a forward (the paper's "zero extra cost").
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class _Capture:
     first_row: int  # the earliest response row in the batch: rows before it are never computed
     masses: list = field(default_factory=list)  # per captured layer: (batch, 3) summed over response rows
     phases: torch.Tensor | None = None  # (batch, seq, P) row weights: masses per phase, (batch, P, 3), instead
+    stop: bool = True  # end the forward pass once every chosen layer is captured
+
+
+class _Captured(Exception):
+    """Raised once every chosen layer is captured: the rest of the forward pass is not needed."""
 
 
 _active: _Capture | None = None
@@ -59,7 +66,18 @@ def _vas_attention(module, query, key, value, attention_mask, scaling=None, **kw
     cap = _active
     if cap is not None and module in cap.modules:
         cap.masses.append(_segment_masses(query, key, attention_mask, scaling, cap))
+        if cap.stop and len(cap.masses) == len(cap.modules):
+            raise _Captured
     return out
+
+
+def forward_to_captured_layers(model, inputs: dict) -> None:
+    """The teacher-forced pass, inside `capture_segment_mass`, up to the deepest captured layer (no later
+    layer, no output head)."""
+    try:
+        model(**inputs, use_cache=False, logits_to_keep=1)
+    except _Captured:
+        pass
 
 
 def _segment_masses(query, key, attention_mask, scaling, cap: _Capture) -> torch.Tensor:
@@ -116,16 +134,18 @@ def resolve_layers(model, layers: list[int] | None) -> list[int]:
 
 @contextlib.contextmanager
 def capture_segment_mass(model, layers: list[int], indicators: torch.Tensor, rows: torch.Tensor,
-                         phases: torch.Tensor | None = None):
+                         phases: torch.Tensor | None = None, stop: bool = True):
     """While active, each forward of `model` appends per-layer (batch, 3) segment masses to the capture
-    ((batch, P, 3) with `phases`, a (batch, seq, P) 0/1 assignment of rows to phases)."""
+    ((batch, P, 3) with `phases`, a (batch, seq, P) 0/1 assignment of rows to phases). With `stop`, the
+    forward ends after the deepest chosen layer: run it with `forward_to_captured_layers`."""
     global _active
     decoder_layers = model.get_decoder().layers
     modules = {decoder_layers[i].self_attn: i for i in resolve_layers(model, layers)}
     text_config = model.config.get_text_config()
     previous = text_config._attn_implementation_internal
     first = rows.any(0).nonzero()
-    cap = _Capture(modules, indicators, rows, int(first[0]) if len(first) else rows.shape[1], phases=phases)
+    cap = _Capture(modules, indicators, rows, int(first[0]) if len(first) else rows.shape[1], phases=phases,
+                   stop=stop)
     text_config._attn_implementation_internal = IMPLEMENTATION
     _active = cap
     try:
@@ -160,7 +180,7 @@ def segment_masses(model, processor, prompts: list[str], images: list[list[Image
     dev = model.device
     inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
     with capture_segment_mass(model, layers, ind.to(dev), rows.to(dev)) as cap:
-        model(**inputs, use_cache=False, logits_to_keep=1)
+        forward_to_captured_layers(model, inputs)
     if len(cap.masses) != len(layers):
         raise RuntimeError(f"captured {len(cap.masses)} of {len(layers)} layers: does this family's attention "
                            "go through transformers' AttentionInterface?")
@@ -207,7 +227,7 @@ def phase_segment_masses(model, processor, prompts: list[str], images: list[list
     dev = model.device
     inputs = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.inputs.items()}
     with capture_segment_mass(model, layers, ind.to(dev), rows.to(dev), phases=weights.to(dev)) as cap:
-        model(**inputs, use_cache=False, logits_to_keep=1)
+        forward_to_captured_layers(model, inputs)
     if len(cap.masses) != len(layers):
         raise RuntimeError(f"captured {len(cap.masses)} of {len(layers)} layers")
     return torch.stack(cap.masses).cpu()
