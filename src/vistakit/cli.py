@@ -1,7 +1,8 @@
 """`vistakit run CONFIG [key=value ...] [--dry-run]`, `vistakit config [CONFIG] [key=value ...]` (every config
 field: dotted name, type, value, help), `vistakit demo`, `vistakit eval MODEL --data DIR`,
 `vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
-step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`).
+step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`), `vistakit report
+RUN_DIR` (the run's report.md and report.html, from its files).
 
 The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
 transformers, PIL, and every vistakit module that imports them) into the command functions, so that
@@ -231,6 +232,16 @@ def cmd_train_step(args) -> None:
     run_from_folder(Path(args.step_dir))
 
 
+def cmd_report(args) -> None:
+    from vistakit.evaluation.run_report import write_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.yaml").exists() and not (run_dir / "round_0").is_dir():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml, no round_0/)")
+    for path in write_report(run_dir):
+        print(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -276,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
     p.add_argument("step_dir")
     p.set_defaults(fn=cmd_train_step)
+    p = sub.add_parser("report", help="(re)write RUN_DIR/report.md and report.html from the run folder's files")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_report)
     args, extra = parser.parse_known_args(argv)
     if args.command in ("run", "config") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides += extra  # overrides after an option (`run C --dry-run a=1`): argparse leaves them over

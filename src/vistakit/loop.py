@@ -20,6 +20,8 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       round_t/eval/          predictions (samples.jsonl) and metrics.json; with data.eval_sets, one folder per set
       round_t/probes/        image reliance and the swapped query of M_t (probes.json + each condition's samples)
       metrics.json           one entry per round
+      report.md, report.html the run's report, rewritten after each round; provenance.jsonl, timings.jsonl
+                             (evaluation/run_report.py)
       round_t/round.json     M_t, once the method's round is done (a resumed run skips the round)
 Each step is a function of `vistakit.steps`; a method's round (`vistakit.methods`) composes them, and VRE and
 R3V run their own steps in their own folders of round_t. Paths in the run folder's JSON files are relative to
@@ -29,6 +31,7 @@ it, so a moved folder resumes.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import torch
@@ -37,6 +40,7 @@ import yaml
 from vistakit import steps
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.context import Context, Engine
+from vistakit.evaluation import run_report
 from vistakit.evaluation.model_card import write_card
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
@@ -65,19 +69,24 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         seed = load_split(split(cfg.data.seed_split), cfg.data.task) if use_seed else []
         if not config_file.exists():  # pinned once the data checked out: a wrong data.path can be corrected
             write_text(config_file, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        started = run_report.record_start(run_dir)  # provenance.jsonl: commit, versions, hardware, command
         ctx = Context(cfg, run_dir, train, test, Engine(cfg))
         base = steps.prepare_base_model(cfg, run_dir, data_dir)
         ctx.models[0] = steps.seed_sft(ctx, seed, base) if use_seed else base
 
         history = [round_entry(ctx, method, 0)]
+        run_report.round_done(run_dir, 0, started)  # timings.jsonl, report.md / report.html
         rounds = method.rounds if method.rounds is not None else cfg.rounds
         for t in range(1, rounds + 1):
+            started = time.time()
             done = ctx.round_dir(t) / "round.json"
             ctx.models[t] = ctx.read_result(done) if done.exists() else method.round(ctx, t)
             ctx.write_result(done, ctx.models[t])
             history.append(round_entry(ctx, method, t))
+            run_report.round_done(run_dir, t, started)
         ctx.engine.close()
         write_json_if_changed(run_dir / "metrics.json", [{**h, "model": ctx.stored_path(h["model"])} for h in history])
+        run_report.refresh(run_dir)  # with metrics.json: the methods' own numbers too
         return history
 
 
