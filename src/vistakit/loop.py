@@ -42,6 +42,7 @@ from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.context import Context, Engine
 from vistakit.evaluation import run_report
 from vistakit.evaluation.model_card import write_card
+from vistakit.evaluation.tracking import check_backend, log_round
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
 from vistakit.runfolder import RunLock, write_json_if_changed, write_text
@@ -56,6 +57,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
     method = method or get_method(cfg.method)
     run_dir = Path(cfg.run_dir)
     check_model(cfg)
+    check_backend(cfg)
     with RunLock(run_dir):  # one process per run folder
         run_dir.mkdir(parents=True, exist_ok=True)
         config_file = run_dir / "config.yaml"
@@ -76,6 +78,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
 
         history = [round_entry(ctx, method, 0)]
         run_report.round_done(run_dir, 0, started)  # timings.jsonl, report.md / report.html
+        log_round(cfg, run_dir, history[-1])
         rounds = method.rounds if method.rounds is not None else cfg.rounds
         for t in range(1, rounds + 1):
             started = time.time()
@@ -84,6 +87,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
             ctx.write_result(done, ctx.models[t])
             history.append(round_entry(ctx, method, t))
             run_report.round_done(run_dir, t, started)
+            log_round(cfg, run_dir, history[-1])
         ctx.engine.close()
         write_json_if_changed(run_dir / "metrics.json", [{**h, "model": ctx.stored_path(h["model"])} for h in history])
         run_report.refresh(run_dir)  # with metrics.json: the methods' own numbers too
@@ -136,6 +140,7 @@ def check_resume_config(path: Path, resolved: dict) -> None:
     defaults = flat(to_dict(RunConfig()))
     # a key added to vistakit after the folder was made is no difference when it holds its default
     diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k != "run_dir"
+                  and not k.startswith("tracking.")  # where it is tracked changes no result
                   and not (k not in a and k in defaults and b.get(k) == defaults[k]))
     if diff:
         raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "

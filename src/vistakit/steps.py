@@ -25,6 +25,7 @@ from vistakit.context import Context
 from vistakit.evaluation import diagnostics
 from vistakit.evaluation.evaluate import eval_queries, evaluate as evaluate_queries, evaluate_sets
 from vistakit.evaluation.probes import probe_model
+from vistakit.evaluation.tracking import step_tracking
 from vistakit.models.tiny import TinySpec, build_tiny_model
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sampling.rationalize import rationalize as rationalize_queries
@@ -252,7 +253,8 @@ def _fit(ctx: Context, base: str, rows: list[dict], out: Path, train_cfg: TrainC
     if examples:
         m = ctx.cfg.model
         model = str(train_model(kind, base, examples, out, train_cfg, system=ctx.system, device=m.device,
-                                seed=ctx.cfg.seed, attn_implementation=m.attn_implementation,
+                                seed=ctx.cfg.seed, tracking=step_tracking(ctx.cfg, ctx.run_dir, out),
+                                attn_implementation=m.attn_implementation,
                                 trust_remote_code=m.trust_remote_code, min_pixels=m.min_pixels,
                                 max_pixels=m.max_pixels))
     else:  # nothing survived the filter: this round's model is its base, unchanged

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from vistakit.progress import progress
 
+from vistakit.evaluation.tracking import tracking_env
 from vistakit.training.losses import dpo_nll_loss, sequence_logprobs
 from vistakit.models.inputs import encode, render_query
 from vistakit.models.load import load
@@ -93,8 +94,10 @@ def reference_logprobs(model, collator: PairCollator, examples: list[dict], batc
 
 
 def train_dpo(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
-              system: str | None = None, device: str = "cpu", seed: int = 0, **load_kwargs) -> Path:
-    """Train a fresh copy of `base_model` (= M_0, also the reference) on positive/negative pairs."""
+              system: str | None = None, device: str = "cpu", seed: int = 0, tracking: dict | None = None,
+              **load_kwargs) -> Path:
+    """Train a fresh copy of `base_model` (= M_0, also the reference) on positive/negative pairs; `tracking`
+    as for train_sft."""
     out_dir = Path(out_dir)
     if not examples:
         raise ValueError(f"no training pairs for {out_dir}: every sample was filtered out")
@@ -109,8 +112,9 @@ def train_dpo(base_model: str | Path, examples: list[dict], out_dir: str | Path,
             write_jsonl(ref_file, examples)
     model.train()
     seed = cfg.seed if cfg.seed is not None else seed
-    args = training_arguments(cfg, out_dir / "checkpoints", seed, device)
-    # LoRA adapters go on after the reference pass (a fresh adapter leaves M_0's outputs unchanged anyway)
-    trainer = DPONLLTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples, data_collator=collator,
-                            beta=cfg.dpo_beta, alpha=cfg.nll_alpha)
-    return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)
+    args = training_arguments(cfg, out_dir / "checkpoints", seed, device, tracking)
+    with tracking_env(tracking):
+        # LoRA adapters go on after the reference pass (a fresh adapter leaves M_0's outputs unchanged anyway)
+        trainer = DPONLLTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples,
+                                data_collator=collator, beta=cfg.dpo_beta, alpha=cfg.nll_alpha)
+        return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)

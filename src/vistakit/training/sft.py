@@ -19,6 +19,7 @@ from PIL import Image
 from transformers import PreTrainedModel, Trainer, TrainingArguments
 
 from vistakit.config import TrainConfig
+from vistakit.evaluation.tracking import trainer_arguments, tracking_env
 from vistakit.training.lora import apply_lora, merge_adapter
 from vistakit.training.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
@@ -96,7 +97,9 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str) -> TrainingArguments:
+def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str,
+                       tracking: dict | None = None) -> TrainingArguments:
+    """`tracking`: the step's tracking settings (evaluation.tracking.step_tracking); None: report to none."""
     return TrainingArguments(
         output_dir=str(ckpt_dir),
         num_train_epochs=cfg.epochs,
@@ -114,7 +117,7 @@ def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str)
         logging_steps=cfg.logging_steps,
         save_strategy="epoch" if cfg.save_each_epoch else "no",
         save_total_limit=1,
-        report_to="none",
+        **trainer_arguments(tracking),
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=device == "cpu",
@@ -162,16 +165,19 @@ def prepare(model, cfg: TrainConfig, seed: int):
 
 
 def train_sft(base_model: str | Path, examples: list[dict], out_dir: str | Path, cfg: TrainConfig,
-              system: str | None = None, device: str = "cpu", seed: int = 0, **load_kwargs) -> Path:
+              system: str | None = None, device: str = "cpu", seed: int = 0, tracking: dict | None = None,
+              **load_kwargs) -> Path:
     """Train a fresh copy of `base_model` on `examples`; save it to `out_dir/model`. Resumes from the last
     complete epoch checkpoint in `out_dir/checkpoints` if a previous attempt was killed, and deletes the
-    checkpoints once the model is saved (on a 3B model they are tens of GB)."""
+    checkpoints once the model is saved (on a 3B model they are tens of GB). `tracking`: where the Trainer
+    reports (evaluation.tracking.step_tracking), None: nowhere."""
     out_dir = Path(out_dir)
     if not examples:
         raise ValueError(f"no training examples for {out_dir}: every sample was filtered out")
     model, processor = load(base_model, dtype=cfg.dtype, device=device, **load_kwargs)
     seed = cfg.seed if cfg.seed is not None else seed
-    args = training_arguments(cfg, out_dir / "checkpoints", seed, device)
-    trainer = SFTLossTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples,
-                             data_collator=ExampleCollator(processor, system))
-    return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)
+    args = training_arguments(cfg, out_dir / "checkpoints", seed, device, tracking)
+    with tracking_env(tracking):  # the report_to callbacks read it when the Trainer is made and starts
+        trainer = SFTLossTrainer(model=prepare(model, cfg, seed), args=args, train_dataset=examples,
+                                 data_collator=ExampleCollator(processor, system))
+        return fit(trainer, processor, out_dir, base_model, len(examples), cfg, **load_kwargs)

@@ -36,15 +36,18 @@ INPUTS, EXAMPLES = "train_inputs.json", "examples.jsonl"
 
 
 def train(kind: str, base_model: str, examples: list[dict], out_dir: Path, cfg: TrainConfig, *, system: str | None,
-          device: str, seed: int, **load_kwargs) -> Path:
-    """Train a fresh copy of `base_model` ("sft" or "dpo"); returns `out_dir/model`. `load_kwargs` go to
-    `models.load.load` (attn_implementation, trust_remote_code, min_pixels, max_pixels)."""
+          device: str, seed: int, tracking: dict | None = None, **load_kwargs) -> Path:
+    """Train a fresh copy of `base_model` ("sft" or "dpo"); returns `out_dir/model`. `tracking`: where the
+    Trainer reports (evaluation.tracking.step_tracking). `load_kwargs` go to `models.load.load`
+    (attn_implementation, trust_remote_code, min_pixels, max_pixels)."""
     out_dir = Path(out_dir)
     if cfg.launcher is None:
-        return _run(kind, base_model, examples, out_dir, cfg, system=system, device=device, seed=seed, **load_kwargs)
+        return _run(kind, base_model, examples, out_dir, cfg, system=system, device=device, seed=seed,
+                    tracking=tracking, **load_kwargs)
     write_jsonl(out_dir / EXAMPLES, examples)
     write_json(out_dir / INPUTS, {"kind": kind, "base_model": str(base_model), "train": dataclasses.asdict(cfg),
-                                  "system": system, "device": device, "seed": seed, "load": load_kwargs})
+                                  "system": system, "device": device, "seed": seed, "tracking": tracking,
+                                  "load": load_kwargs})
     cmd = command(cfg.launcher, out_dir)
     log.info("training step: %s", shlex.join(cmd))
     done = subprocess.run(cmd, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
@@ -73,7 +76,7 @@ def run_from_folder(out_dir: Path) -> Path:
         device = f"cuda:{os.environ['LOCAL_RANK']}"
     return _run(inputs["kind"], inputs["base_model"], read_jsonl(out_dir / EXAMPLES), out_dir,
                 dataclasses.replace(cfg, launcher=None), system=inputs["system"], device=device,
-                seed=inputs["seed"], **inputs["load"])
+                seed=inputs["seed"], tracking=inputs.get("tracking"), **inputs["load"])
 
 
 def _run(kind, base_model, examples, out_dir: Path, cfg: TrainConfig, **kwargs) -> Path:

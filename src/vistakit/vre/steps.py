@@ -30,6 +30,7 @@ import random
 from vistakit import steps
 from vistakit.context import Context
 from vistakit.evaluation.evaluate import eval_queries, eval_samples
+from vistakit.evaluation.tracking import step_tracking
 from vistakit.models.load import load, save
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sampling.sample import batch_seed
@@ -122,6 +123,7 @@ def grpo(ctx: Context, t: int, sft_model: str, queries: list[Query]) -> str:
         model = str(train_grpo(sft_model, queries, out, cfg.vre.grpo, max_new_tokens=cfg.sampling.max_new_tokens,
                                make_rewards=lambda policy, processor: vre_rewards(scorer(ctx, policy, processor)),
                                system=ctx.system, device=m.device, seed=cfg.seed,
+                               tracking=step_tracking(cfg, ctx.run_dir, out),
                                attn_implementation=m.attn_implementation, trust_remote_code=m.trust_remote_code))
     else:
         log.warning("%s: no unstable queries; M_%d is the SFT model", out, t)

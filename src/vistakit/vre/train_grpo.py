@@ -30,6 +30,7 @@ from typing import Callable
 from PIL import Image
 
 from vistakit.config import GRPOSettings
+from vistakit.evaluation.tracking import trainer_arguments, tracking_env
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import query_messages
 from vistakit.models.load import load
@@ -84,8 +85,10 @@ class RolloutLog:
 
 
 def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOSettings, funcs: list[Callable], *,
-                 max_new_tokens: int, system: str | None = None, device: str = "cpu", seed: int = 0):
-    """TRL's GRPOTrainer for `model` on `queries` with our settings (see the module docstring)."""
+                 max_new_tokens: int, system: str | None = None, device: str = "cpu", seed: int = 0,
+                 tracking: dict | None = None):
+    """TRL's GRPOTrainer for `model` on `queries` with our settings (see the module docstring); `tracking`:
+    where it reports (evaluation.tracking.step_tracking; the caller holds its tracking_env), None: nowhere."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -105,7 +108,7 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config))},
         # TRL defaults bf16 to True, which on CPU runs the policy's log-probs under bf16 autocast: say it
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
-        save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, report_to="none",
+        save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, **trainer_arguments(tracking),
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=not on_terminal(),
     )
     return GRPOTrainer(model=model, reward_funcs=funcs, args=args,
@@ -114,9 +117,10 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
 
 def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path, s: GRPOSettings, *,
                make_rewards: Callable, max_new_tokens: int, system: str | None = None, device: str = "cpu",
-               seed: int = 0, **load_kwargs) -> Path:
+               seed: int = 0, tracking: dict | None = None, **load_kwargs) -> Path:
     """GRPO from `base_model` on `queries`; `make_rewards(model, processor)` returns the reward functions
-    (in the order of `s.reward_weights`). Saves to `out_dir/model`."""
+    (in the order of `s.reward_weights`). Saves to `out_dir/model`. `tracking`: where TRL's logs go (loss,
+    learning rate, rewards), as for train_sft."""
     out_dir = Path(out_dir)
     if not queries:
         raise ValueError(f"no RL queries for {out_dir}")
@@ -128,6 +132,7 @@ def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path
     done = int(ckpt.rsplit("-", 1)[1]) if ckpt else 0
     if log.path.exists():
         write_jsonl(log.path, [r for r in read_jsonl(log.path) if r["step"] is not None and r["step"] < done])
-    trainer = grpo_trainer(model, processor, queries, out_dir, s, log.funcs, max_new_tokens=max_new_tokens,
-                           system=system, device=device, seed=seed)
-    return fit(trainer, processor, out_dir, base_model, len(queries))
+    with tracking_env(tracking):
+        trainer = grpo_trainer(model, processor, queries, out_dir, s, log.funcs, max_new_tokens=max_new_tokens,
+                               system=system, device=device, seed=seed, tracking=tracking)
+        return fit(trainer, processor, out_dir, base_model, len(queries))
