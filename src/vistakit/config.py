@@ -243,7 +243,7 @@ class TrackingConfig:
 
 @dataclass
 class RunConfig:
-    method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (README, 'Running a recipe')"})
+    method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (`vistakit methods` lists them; README, 'Methods')"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
     rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds", "min": 0, "why": "0 runs round 0 only: M_0 (seed SFT, if any) and its evaluation"})
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})
