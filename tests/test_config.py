@@ -74,20 +74,23 @@ def test_preference_pairs_draw_negatives_of_the_same_query():
     import random
 
     from vistakit.steps import preference_pairs
+    from vistakit.tasks.data import Query
 
+    qs = {i: Query(id=i, question="?", answer="1", images=[]) for i in ("a", "b")}
     d = lambda q, ok, kept, ids: {"query_id": q, "correct": ok, "kept": kept, "token_ids": ids, "source": "sample",
-                                  "sample": ids[0]}
+                                  "sample": ids[0], "response": str(ids)}
     decisions = [d("a", True, True, [1]), d("a", False, False, [2]), d("a", False, False, [3]),
                  d("a", True, False, [4]),  # dropped positive (e.g. low VAS): not trained, not a negative
                  d("b", True, True, [5]), d("b", True, True, [6])]
     seen = set()
     for seed in range(20):
-        kept = [{"query_id": d["query_id"], "source": "sample", "sample": d["sample"], "response_ids": d["token_ids"]}
-                for d in decisions if d["kept"]]
-        pairs = preference_pairs(kept, decisions, random.Random(seed))
+        kept = [{"query_id": d["query_id"], "source": "sample", "sample": d["sample"], "response_ids": d["token_ids"],
+                 "response": str(d["token_ids"])} for d in decisions if d["kept"]]
+        pairs = preference_pairs(qs, kept, decisions, random.Random(seed))
         assert [p["chosen_ids"] for p in pairs] == [[1], [5], [6]]
         assert pairs[0]["rejected_ids"] in ([2], [3])
-        assert pairs[0]["rejected"] == {"source": "sample", "sample": pairs[0]["rejected_ids"][0]}  # which sample
+        assert pairs[0]["rejected_sample"] == {"source": "sample", "sample": pairs[0]["rejected_ids"][0]}  # which one
+        assert pairs[0]["rejected"][0]["content"][0]["text"] == str(pairs[0]["rejected_ids"])  # TRL's column
         seen.add(tuple(pairs[0]["rejected_ids"]))
         assert pairs[1]["rejected_ids"] is None and pairs[2]["rejected_ids"] is None  # b has no negative
     assert seen == {(2,), (3,)}  # both negatives get drawn

@@ -46,6 +46,15 @@ def test_a_method_defined_in_a_test_runs_end_to_end(tmp_path):
     assert kept and len({d["query_id"] for d in kept}) == len(kept)  # one per query
     train_set = read_jsonl(tmp_path / "round_1" / "select" / "train_set.jsonl")
     assert [(r["query_id"], r["sample"]) for r in train_set] == [(d["query_id"], d["sample"]) for d in kept]
+    # the SFT set loads as a dataset in TRL's conversational prompt-completion format, images beside it
+    from datasets import load_dataset
+    from trl.data_utils import is_conversational
+
+    ds = load_dataset("json", data_files=str(tmp_path / "round_1" / "select" / "train_set.jsonl"), split="train")
+    assert {"prompt", "completion", "images"} <= set(ds.column_names) and is_conversational(ds[0])
+    assert [row["completion"][0]["content"][0]["text"] for row in ds] == [r["response"] for r in train_set]
+    assert all(Path(row["images"][0]).exists() and row["prompt"][0]["content"][0]["type"] == "image"
+               for row in ds)
     result = json.loads((tmp_path / "round_1" / "train" / "result.json").read_text())
     assert result == {"model": "round_1/train/model", "examples": len(kept)}  # relative to the run folder
     assert history[1]["kept"] == len(kept) and 0 <= history[1]["accuracy"] <= 1
@@ -62,7 +71,7 @@ def test_training_reads_the_train_set_file(tmp_path):
         records = steps.sample(ctx, t)
         steps.write_selection(ctx, t, records, steps.select(ctx, records))
         path = ctx.round_dir(t) / "select" / "train_set.jsonl"
-        rows = read_jsonl(path)[:1] or [steps.train_row(records[0])]
+        rows = read_jsonl(path)[:1] or [steps.train_row(records[0], ctx.by_id[records[0]["query_id"]])]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         return steps.train(ctx, t)
 

@@ -53,8 +53,15 @@ def test_vista_dpo_round_files(runs):
     train_set = read_jsonl(r1 / "select" / "train_set.jsonl")
     assert [p["chosen_ids"] for p in train_set] == [d["token_ids"] for d in joined if d["kept"]]
     negatives = {(d["query_id"], d["source"], d["sample"]) for d in joined if not d["correct"]}
-    assert all(p["rejected"] is None or (p["query_id"], p["rejected"]["source"], p["rejected"]["sample"]) in negatives
-               for p in train_set)
+    assert all(p["rejected_sample"] is None or (p["query_id"], p["rejected_sample"]["source"],
+                                                 p["rejected_sample"]["sample"]) in negatives for p in train_set)
+    # the pairs load as a dataset in TRL's conversational preference format
+    from datasets import load_dataset
+    from trl.data_utils import is_conversational
+
+    ds = load_dataset("json", data_files=str(r1 / "select" / "train_set.jsonl"), split="train")
+    assert {"prompt", "chosen", "rejected", "images"} <= set(ds.column_names) and is_conversational(ds[0])
+    assert ds[0]["chosen"][0]["content"][0]["text"] == joined[[d["kept"] for d in joined].index(True)]["response"]
     diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
     for level in diag["zero_positive_by_level"].values():
         assert level["zero_after"] <= level["zero_before"] <= level["queries"]

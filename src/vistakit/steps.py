@@ -189,9 +189,10 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
     out = ctx.round_dir(t) / "select"
     write_decisions(ctx, t, decisions)
     if train_set is None:
-        train_set = [train_row(d) for d in decisions if d["kept"]]
+        train_set = [train_row(d, ctx.by_id[d["query_id"]]) for d in decisions if d["kept"]]
         if preference:
-            train_set = preference_pairs(train_set, decisions, random.Random(batch_seed(ctx.cfg.seed, "pairs", t)))
+            train_set = preference_pairs(ctx.by_id, train_set, decisions,
+                                         random.Random(batch_seed(ctx.cfg.seed, "pairs", t)))
     write_jsonl(out / "train_set.jsonl", train_set)
     report = {"zero_positive_by_level": diagnostics.zero_positive_by_level(ctx.train, records),
               "critical_tokens": diagnostics.critical_stats(ctx.round_dir(t) / "prefix"),
@@ -224,12 +225,26 @@ def with_samples(round_dir: Path) -> list[dict]:
     return [{**d, "response": r["response"], "token_ids": r["token_ids"]} for d, r in zip(decisions, records)]
 
 
-def train_row(record: dict, response: str | None = None, **extra) -> dict:
+def train_row(record: dict, query: Query, response: str | None = None, **extra) -> dict:
     """A train_set.jsonl row: which sample (query, source, index), the response and its token ids (None:
-    tokenised from the text), and optionally its own `instruction` (e.g. R3V's refine prompt)."""
+    tokenised from the text), optionally its own `instruction` (e.g. R3V's refine prompt), and TRL's columns."""
+    text = record["response"] if response is None else response
     return {"query_id": record["query_id"], "source": record.get("source"), "sample": record.get("sample"),
-            "response": record["response"] if response is None else response,
-            "response_ids": record.get("token_ids") if response is None else None, **extra}
+            "response": text, "response_ids": record.get("token_ids") if response is None else None, **extra,
+            **trl_columns(query, extra.get("instruction"), completion=text)}
+
+
+def trl_columns(query: Query, instruction: str | None = None, *, completion: str | None = None,
+                chosen: str | None = None, rejected: str | None = None) -> dict:
+    """TRL's conversational columns (prompt + completion, or prompt + chosen + rejected; images as the run read
+    them), so that a train_set.jsonl loads with `datasets.load_dataset("json", data_files=...)` and trains with
+    TRL's SFTTrainer / DPOTrainer as it is. vistakit's own train step reads the ids and the query instead."""
+    user = [{"type": "image"} for _ in query.images] + [{"type": "text", "text": instruction or instruction_for(query)}]
+    say = lambda text: None if text is None else [{"role": "assistant", "content": [{"type": "text", "text": text}]}]  # noqa: E731
+    columns = {"prompt": [{"role": "user", "content": user}], "images": [str(p) for p in query.images]}
+    if completion is not None:
+        return {**columns, "completion": say(completion)}
+    return {**columns, "chosen": say(chosen), "rejected": say(rejected)}
 
 
 def train(ctx: Context, t: int, kind: str = "sft", base: str | None = None, train_cfg: TrainConfig | None = None,
@@ -275,8 +290,9 @@ def example(query: Query, row: dict) -> dict:
     return out if row.get("image_first", True) else {**out, "image_first": False}
 
 
-def preference_pairs(kept: list[dict], decisions: list[dict], rng: random.Random) -> list[dict]:
-    """Each kept row (`train_row`) with a random negative of its query (any source), or None if it has none."""
+def preference_pairs(queries: dict[str, Query], kept: list[dict], decisions: list[dict], rng: random.Random) -> list[dict]:
+    """Each kept row (`train_row`) with a random negative of its query (any source), or None if it has none
+    (DPO+NLL then trains the positive's NLL alone)."""
     negatives: dict[str, list[dict]] = {}
     for d in decisions:
         if not d["correct"]:
@@ -286,7 +302,9 @@ def preference_pairs(kept: list[dict], decisions: list[dict], rng: random.Random
         neg = rng.choice(negatives[row["query_id"]]) if row["query_id"] in negatives else None
         pairs.append({"query_id": row["query_id"], "source": row["source"], "sample": row["sample"],
                       "chosen_ids": row["response_ids"], "rejected_ids": neg["token_ids"] if neg else None,
-                      "rejected": {k: neg[k] for k in ("source", "sample")} if neg else None})
+                      "rejected_sample": {k: neg[k] for k in ("source", "sample")} if neg else None,
+                      **trl_columns(queries[row["query_id"]], chosen=row["response"],
+                                    rejected=neg["response"] if neg else None)})
     return pairs
 
 

@@ -51,8 +51,9 @@ def select_instruction(instruction: str, candidates: list[str]) -> str:
 
 
 def _example(q: Query, instruction: str, response: str, ids: list[int] | None, kind: str) -> dict:
-    """A train_set.jsonl row with its own instruction (the train step adds the query's images)."""
-    return {"query_id": q.id, "kind": kind, "instruction": instruction, "response": response, "response_ids": ids}
+    """A train_set.jsonl row with its own instruction (the train step adds the query's images), and TRL's columns."""
+    return {"query_id": q.id, "kind": kind, "instruction": instruction, "response": response, "response_ids": ids,
+            **steps.trl_columns(q, instruction, completion=response)}
 
 
 def build_examples(queries: dict[str, Query], pool: list[dict], rng: random.Random) -> dict[str, list[dict]]:
