@@ -1,5 +1,6 @@
 """A run killed with SIGKILL during sampling and during training resumes and ends with the same samples."""
 
+import json
 import os
 import signal
 import subprocess
@@ -68,3 +69,7 @@ def test_killed_runs_resume_to_the_same_samples(tmp_path):
         assert [x["response"] for x in got[0]] == [x["response"] for x in expected[0]]
         kept = [read_jsonl(run / f"round_{t}" / "select" / "train_set.jsonl") for t in (1, 2)]
         assert [len(k) for k in kept] == [len(read_jsonl(ref / f"round_{t}" / "select" / "train_set.jsonl")) for t in (1, 2)]
+    # the step resumed from its checkpoint logs the whole step's mean loss, as the uninterrupted one did
+    logs = [json.loads((r / "round_1" / "train" / "train_log.json").read_text()) for r in (ref, killed_training)]
+    assert abs(logs[0]["train_loss"] - logs[1]["train_loss"]) < 1e-6 * max(1.0, abs(logs[0]["train_loss"]))
+    assert logs[1]["train_loss"] > 0  # (the Trainer's own figure for the resumed call covers its steps only)

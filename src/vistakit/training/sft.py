@@ -9,6 +9,7 @@ batch, and its VLM collator would re-render our prompts.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import os
@@ -59,6 +60,18 @@ class ResumableTrainer(Trainer):
     step went on from M_0 with epoch 2's optimizer state and schedule (a warning was the only sign).
     Loading through `from_pretrained` applies the key mapping. FSDP, DeepSpeed and PEFT adapters keep
     the Trainer's own paths."""
+
+    LOSS_FILE = "vistakit_loss.json"
+    loss_before = 0.0  # summed per-step loss of the steps before the checkpoint this call resumed from
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Also the summed loss of every step so far: the Trainer's own train_loss of a resumed call covers the
+        resumed steps only, and the step's logged figure must be the whole step's."""
+        super()._save_checkpoint(model, trial)
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        if self.is_world_process_zero() and folder.exists():
+            total = self.loss_before + self._total_loss_scalar + self._tr_loss.item()
+            write_json(folder / self.LOSS_FILE, {"global_step": self.state.global_step, "loss_sum": total})
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         model = self.model if model is None else model
@@ -133,7 +146,15 @@ def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_ex
     serves one process and `accelerate launch`. With LoRA, the adapter is saved, then merged into M_0."""
     ckpt_dir, main = Path(trainer.args.output_dir), trainer.is_world_process_zero()
     lora = cfg is not None and cfg.lora is not None
-    result = trainer.train(resume_from_checkpoint=last_complete_checkpoint(ckpt_dir, clean=main))
+    resume = last_complete_checkpoint(ckpt_dir, clean=main)
+    before = json.loads((Path(resume) / ResumableTrainer.LOSS_FILE).read_text()) if resume and (
+        Path(resume) / ResumableTrainer.LOSS_FILE).exists() else {"global_step": 0, "loss_sum": 0.0}
+    if isinstance(trainer, ResumableTrainer):
+        trainer.loss_before = before["loss_sum"]
+    result = trainer.train(resume_from_checkpoint=resume)
+    steps = trainer.state.global_step
+    # the whole step's mean loss per optimizer step, as an uninterrupted run logs it (result's covers this call)
+    train_loss = (before["loss_sum"] + result.training_loss * (steps - before["global_step"])) / max(steps, 1)
     model_dir = out_dir / "model"
     trainer.save_model(str(out_dir / "adapter" if lora else model_dir))
     if main:
@@ -147,8 +168,8 @@ def fit(trainer: Trainer, processor, out_dir: Path, base_model: str | Path, n_ex
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         history = [h for h in trainer.state.log_history if "loss" in h]
         # written last: its presence says the step finished (a re-launched step skips)
-        write_json(out_dir / "train_log.json", {"train_loss": result.training_loss, "history": history})  # atomic
-        log.info("trained %d examples, final loss %.4f -> %s", n_examples, result.training_loss, model_dir)
+        write_json(out_dir / "train_log.json", {"train_loss": train_loss, "history": history})  # atomic
+        log.info("trained %d examples, mean loss %.4f -> %s", n_examples, train_loss, model_dir)
     trainer.accelerator.wait_for_everyone()
     return model_dir
 
