@@ -1,7 +1,8 @@
 """`vistakit run CONFIG [key=value ...] [--dry-run]`, `vistakit config [CONFIG] [key=value ...]` (every config
 field: dotted name, type, value, help), `vistakit demo`, `vistakit eval MODEL --data DIR`,
 `vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
-step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`), `vistakit report
+step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`), `vistakit
+sample-shard STEP_DIR [--rank R --world N]` (one shard of a sampling step; `workers.*`), `vistakit report
 RUN_DIR` (the run's report.md and report.html, from its files).
 
 The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from importlib import resources
@@ -232,6 +234,12 @@ def cmd_train_step(args) -> None:
     run_from_folder(Path(args.step_dir))
 
 
+def cmd_sample_shard(args) -> None:
+    from vistakit.shards import run_from_folder
+
+    run_from_folder(Path(args.step_dir), args.rank, args.world)
+
+
 def cmd_report(args) -> None:
     from vistakit.evaluation.run_report import write_report
 
@@ -287,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
     p.add_argument("step_dir")
     p.set_defaults(fn=cmd_train_step)
+    p = sub.add_parser("sample-shard", help="one shard of a sampling step from STEP_DIR/shard_inputs.json (run by "
+                       "workers.shards / workers.launcher)")
+    p.add_argument("step_dir")
+    p.add_argument("--rank", type=int, default=None, help="default: RANK, else SLURM_PROCID, else 0")
+    p.add_argument("--world", type=int, default=None, help="default: WORLD_SIZE, else SLURM_NTASKS, else 1")
+    p.set_defaults(fn=cmd_sample_shard)
     p = sub.add_parser("report", help="(re)write RUN_DIR/report.md and report.html from the run folder's files")
     p.add_argument("run_dir")
     p.set_defaults(fn=cmd_report)
@@ -298,10 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command in ("run", "demo", "eval", "prepare", "train-step") and not sys.stderr.isatty():
+    if args.command in ("run", "demo", "eval", "prepare", "train-step", "sample-shard") and not sys.stderr.isatty():
         _quiet_library_bars()
     try:
         args.fn(args)
+    except BrokenPipeError:  # `vistakit config | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except Exception as e:
         from vistakit.tasks.data import DataError  # imported here, not at the top: see the module docstring
 

@@ -242,6 +242,13 @@ class TrackingConfig:
 
 
 @dataclass
+class WorkersConfig:
+    shards: int = field(default=1, metadata={"help": "the sampling steps (sample, STaR's rationalisation, evaluation, VRE's partition) run over this many shards of the queries' batches, each in its own process on its own engine (GPU i for shard i on CUDA); the merged samples.jsonl is byte-identical to 1 shard's. 1: in the loop's process. VISTA's prefix continuations and teacher-forced passes (critical tokens, VAS, two-pass), VRE's re-examination and the probes stay in the loop's process", "min": 1})
+    launcher: str | None = field(default=None, metadata={"help": "None: the shards are local subprocesses `python -m vistakit.cli sample-shard STEP_DIR --rank r --world N`. Else a command prefix that starts every rank itself, e.g. 'torchrun --nproc_per_node 8' or 'srun --ntasks 16' (multi-node through its own flags); each rank takes its shard from RANK / WORLD_SIZE (or SLURM_PROCID / SLURM_NTASKS), so the launch decides the number of shards and workers.shards is not read"})
+    retries: int = field(default=1, metadata={"help": "times a failed shard (or launcher command) is started again before the step stops with its error; finished batches are kept", "min": 0})
+
+
+@dataclass
 class RunConfig:
     method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (`vistakit methods` lists them; README, 'Methods')"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
@@ -260,6 +267,7 @@ class RunConfig:
     seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none", "min": 0.0})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "greedy evaluation of every round's model"})
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig, metadata={"help": "probes of every round's model (image reliance, the swapped query)"})
+    workers: WorkersConfig = field(default_factory=WorkersConfig, metadata={"help": "the sampling steps over N shards of the queries (local processes or a launcher's ranks); changing it does not stop a run from resuming"})
     tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"help": "experiment tracking (TensorBoard, wandb, trackio, MLflow) of the training steps and the rounds; changing it does not stop a run from resuming"})
 
 

@@ -140,7 +140,7 @@ def check_resume_config(path: Path, resolved: dict) -> None:
     defaults = flat(to_dict(RunConfig()))
     # a key added to vistakit after the folder was made is no difference when it holds its default
     diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k != "run_dir"
-                  and not k.startswith("tracking.")  # where it is tracked changes no result
+                  and not k.startswith(("tracking.", "workers."))  # where it is tracked / sampled changes no result
                   and not (k not in a and k in defaults and b.get(k) == defaults[k]))
     if diff:
         raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "

@@ -30,6 +30,7 @@ from vistakit.models.tiny import TinySpec, build_tiny_model
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sampling.rationalize import rationalize as rationalize_queries
 from vistakit.sampling.sample import batch_seed, sample_queries
+from vistakit.shards import sampler
 from vistakit.tasks import get_task
 from vistakit.tasks.benchmark import eval_set_files, parse_eval_set, write_training_split
 from vistakit.tasks.data import DataError, Query, instruction_for, load_split
@@ -126,7 +127,7 @@ def sample(ctx: Context, t: int) -> list[dict]:
     out = ctx.round_dir(t) / "sample"
     if is_done(out):
         return read_jsonl(out / "samples.jsonl")
-    backend = ctx.engine.open(ctx.models[t - 1])
+    backend = sampler(ctx, ctx.models[t - 1])  # the engine, or workers.shards processes
     return sample_queries(backend, backend.processor, ctx.train, out,
                           samples_per_query=ctx.cfg.sampling.samples_per_query, seed=ctx.seed(t),
                           desc=f"round {t} sampling", **_common(ctx))
@@ -137,7 +138,7 @@ def rationalize(ctx: Context, t: int, records: list[dict]) -> list[dict]:
     out = ctx.round_dir(t) / "augment"
     if is_done(out):
         return read_jsonl(out / "samples.jsonl")
-    backend = ctx.engine.open(ctx.models[t - 1])
+    backend = sampler(ctx, ctx.models[t - 1])
     return rationalize_queries(backend, backend.processor, ctx.train, records, out,
                                samples_per_query=ctx.cfg.sampling.rationalization_samples, seed=ctx.seed(t),
                                **_common(ctx))
@@ -315,7 +316,7 @@ def evaluate(ctx: Context, t: int, model: str, folder: str = "eval") -> dict:
     out, e = ctx.round_dir(t) / folder, ctx.cfg.eval
     if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
         return json.loads((out / "metrics.json").read_text())
-    backend = ctx.engine.open(model)
+    backend = sampler(ctx, model)
     kwargs = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=ctx.system)
     if isinstance(ctx.test, dict):  # named evaluation sets (benchmarks), each in round_t/eval/<set>/
         in_domain = {name for name in ctx.test if parse_eval_set(name)[0] in ctx.cfg.data.train_sets}

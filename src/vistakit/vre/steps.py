@@ -34,6 +34,7 @@ from vistakit.evaluation.tracking import step_tracking
 from vistakit.models.load import load, save
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sampling.sample import batch_seed
+from vistakit.shards import sampler
 from vistakit.tasks import get_task
 from vistakit.tasks.data import Query
 from vistakit.vista.scoring import scoring_model
@@ -98,7 +99,7 @@ def partition(ctx: Context, t: int, sft_model: str) -> list[Query]:
     if v.partition_queries is not None and v.partition_queries < len(pool):
         pool = random.Random(batch_seed(cfg.seed, "partition", t)).sample(pool, v.partition_queries)
     out = ctx.round_dir(t) / "partition"
-    backend = None if is_done(out) else ctx.engine.open(sft_model)
+    backend = None if is_done(out) else sampler(ctx, sft_model)
     rows = partition_step(backend, pool, out, samples_per_query=v.partition_samples,
                           temperature=s.temperature, max_new_tokens=s.max_new_tokens,
                           queries_per_batch=s.queries_per_batch, seed=ctx.seed(t), easy_at=v.easy_at,

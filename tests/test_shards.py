@@ -1,0 +1,107 @@
+"""The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one
+process, for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a
+failing shard is started again, then the step stops with its log; a ReST-EM run with workers.shards=2
+gives the metrics of workers.shards=1."""
+
+import json
+import logging
+import shutil
+
+import pytest
+
+from vistakit.config import load_config
+from vistakit.context import Engine
+from vistakit.evaluation.evaluate import evaluate
+from vistakit.loop import run
+from vistakit.runfolder import is_done
+from vistakit.sampling.sample import batch_file, sample_queries
+from vistakit.shards import INPUTS, Shards, rank_and_world
+from vistakit.tasks.data import load_split
+from vistakit.tasks.shapes import write_dataset
+
+from test_methods import TINY
+
+SETTINGS = dict(samples_per_query=2, temperature=1.0, max_new_tokens=8, queries_per_batch=2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def queries(tmp_path_factory):
+    files = write_dataset(tmp_path_factory.mktemp("shapes"), 0, n_train=6, n_seed=2, n_test=6)
+    return load_split(files["train"])
+
+
+def cfg_with(shards: int, **more):
+    return load_config(None, [f"workers.shards={shards}"] + [f"{k}={v}" for k, v in more.items()])
+
+
+def test_two_shards_write_the_bytes_of_one_process(tmp_path, tiny_path, queries, caplog):
+    engine = Engine(cfg_with(1))
+    backend = engine.open(str(tiny_path))
+    one = sample_queries(backend, backend.processor, queries, tmp_path / "one", **SETTINGS)
+    one_eval = evaluate(backend, backend.processor, queries, tmp_path / "one_eval", max_new_tokens=8,
+                        queries_per_batch=2)
+    engine.close()
+
+    shards = Shards(cfg_with(2), str(tiny_path))
+    two = sample_queries(shards, shards.processor, queries, tmp_path / "two", **SETTINGS)
+    assert two == one and len(one) == 12
+    assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "two" / "shards").iterdir()) == ["rank_0.log", "rank_1.log"]
+    two_eval = evaluate(shards, shards.processor, queries, tmp_path / "two_eval", max_new_tokens=8, queries_per_batch=2)
+    assert two_eval == one_eval
+    assert ((tmp_path / "two_eval" / "samples.jsonl").read_bytes()
+            == (tmp_path / "one_eval" / "samples.jsonl").read_bytes())
+
+    # a shard killed midway: batch 1 (rank 1's) lost, the step not done; only rank 1 starts, only batch 1 is drawn
+    two_dir = tmp_path / "two"
+    kept = batch_file(two_dir, 2).stat().st_mtime_ns  # rank 0's
+    for f in (batch_file(two_dir, 1), two_dir / "DONE", two_dir / "samples.jsonl"):
+        f.unlink()
+    shutil.rmtree(two_dir / "shards")
+    with caplog.at_level(logging.INFO, logger="vistakit.shards"):
+        again = sample_queries(shards, None, queries, two_dir, **SETTINGS)
+    assert again == one and is_done(two_dir)
+    assert sorted(p.name for p in (two_dir / "shards").iterdir()) == ["rank_1.log"]
+    assert batch_file(two_dir, 2).stat().st_mtime_ns == kept
+    assert [r.message for r in caplog.records if "--rank" in r.message] == [
+        next(r.message for r in caplog.records if "--rank 1" in r.message)]
+
+
+def test_a_failing_shard_is_retried_then_stops_with_its_error(tmp_path, queries, caplog):
+    shards = Shards(cfg_with(2, **{"workers.retries": 1}), str(tmp_path / "no_such_model"))
+    with caplog.at_level(logging.WARNING, logger="vistakit.shards"), pytest.raises(RuntimeError) as e:
+        sample_queries(shards, None, queries[:2], tmp_path / "step", **SETTINGS)  # one batch: rank 0 alone
+    assert "shard 0 failed 2 times" in str(e.value) and "no_such_model" in str(e.value)
+    assert [r.message.split(":\n")[0].rsplit("(", 1)[1] for r in caplog.records] == [
+        "exit 1, attempt 1 of 2)", "exit 1, attempt 2 of 2)"]
+    inputs = json.loads((tmp_path / "step" / INPUTS).read_text())
+    assert inputs["model"].endswith("no_such_model") and len(inputs["queries"]) == 2
+    assert not is_done(tmp_path / "step")
+
+
+def test_rank_and_world_come_from_the_launcher(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    assert rank_and_world() == (0, 1)
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    assert rank_and_world() == (3, 4)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert rank_and_world() == (1, 2) and rank_and_world(0, 3) == (0, 3)
+    with pytest.raises(ValueError):
+        rank_and_world(2, 2)
+
+
+def test_rest_em_with_two_shards_gives_the_metrics_of_one(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run(load_config(None, TINY + ["method=rest-em", f"run_dir={one}"]))
+    # the same run folder up to the seed model (round 0's training, the expensive part), then sharded
+    shutil.copytree(one, two, ignore=shutil.ignore_patterns("round_1", "eval", "probes", "metrics.json", "report.*",
+                                                            "RUN_LOCK*", "*.lock"))
+    run(load_config(None, TINY + ["method=rest-em", f"run_dir={two}", "workers.shards=2"]))
+    for step in ("round_0/eval", "round_1/sample", "round_1/eval"):
+        assert (two / step / "samples.jsonl").read_bytes() == (one / step / "samples.jsonl").read_bytes(), step
+        assert (two / step / "shards").is_dir() and not (one / step / "shards").exists()
+    strip = lambda h: [{k: v for k, v in r.items() if k != "wall_s"} for r in h]  # noqa: E731
+    assert strip(json.loads((two / "metrics.json").read_text())) == strip(json.loads((one / "metrics.json").read_text()))
