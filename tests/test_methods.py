@@ -53,7 +53,7 @@ def test_a_method_defined_in_a_test_runs_end_to_end(tmp_path):
     ds = load_dataset("json", data_files=str(tmp_path / "round_1" / "select" / "train_set.jsonl"), split="train")
     assert {"prompt", "completion", "images"} <= set(ds.column_names) and is_conversational(ds[0])
     assert [row["completion"][0]["content"][0]["text"] for row in ds] == [r["response"] for r in train_set]
-    assert all(Path(row["images"][0]).exists() and row["prompt"][0]["content"][0]["type"] == "image"
+    assert all((tmp_path / row["images"][0]).exists() and row["prompt"][0]["content"][0]["type"] == "image"
                for row in ds)
     result = json.loads((tmp_path / "round_1" / "train" / "result.json").read_text())
     assert result == {"model": "round_1/train/model", "examples": len(kept)}  # relative to the run folder

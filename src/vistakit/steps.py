@@ -194,7 +194,7 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
         if preference:
             train_set = preference_pairs(ctx.by_id, train_set, decisions,
                                          random.Random(batch_seed(ctx.cfg.seed, "pairs", t)))
-    write_jsonl(out / "train_set.jsonl", train_set)
+    write_train_set(ctx, t, train_set)
     report = {"zero_positive_by_level": diagnostics.zero_positive_by_level(ctx.train, records),
               "critical_tokens": diagnostics.critical_stats(ctx.round_dir(t) / "prefix"),
               "vas": diagnostics.vas_detection(decisions),
@@ -206,6 +206,13 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
                                  for s in sorted({d["source"] for d in decisions})}}
     write_json(out / "diagnostics.json", report)
     diagnostics.vas_histogram(decisions, out / "vas_hist.png", ctx.cfg.vista.tau)
+
+
+def write_train_set(ctx: Context, t: int, rows: list[dict]) -> None:
+    """round_t/select/train_set.jsonl, what the train step reads; image paths relative to the run folder, as
+    every path the folder stores (a moved folder keeps its training set)."""
+    write_jsonl(ctx.round_dir(t) / "select" / "train_set.jsonl",
+                [{**r, "images": [ctx.stored_path(p) for p in r["images"]]} if "images" in r else r for r in rows])
 
 
 def write_decisions(ctx: Context, t: int, decisions: list[dict]) -> None:
@@ -237,8 +244,8 @@ def train_row(record: dict, query: Query, response: str | None = None, **extra) 
 
 def trl_columns(query: Query, instruction: str | None = None, *, completion: str | None = None,
                 chosen: str | None = None, rejected: str | None = None) -> dict:
-    """TRL's conversational columns (prompt + completion, or prompt + chosen + rejected; images as the run read
-    them), so that a train_set.jsonl loads with `datasets.load_dataset("json", data_files=...)` and trains with
+    """TRL's conversational columns (prompt + completion, or prompt + chosen + rejected; images, which
+    `write_train_set` stores relative to the run folder), so that a train_set.jsonl loads with `datasets.load_dataset("json", data_files=...)` and trains with
     TRL's SFTTrainer / DPOTrainer as it is. vistakit's own train step reads the ids and the query instead."""
     user = [{"type": "image"} for _ in query.images] + [{"type": "text", "text": instruction or instruction_for(query)}]
     say = lambda text: None if text is None else [{"role": "assistant", "content": [{"type": "text", "text": text}]}]  # noqa: E731

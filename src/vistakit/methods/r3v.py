@@ -101,7 +101,7 @@ def r3v_round(ctx: Context, t: int) -> str:
         sets = build_examples(ctx.by_id, pool(ctx, t, records), random.Random(batch_seed(ctx.cfg.seed, "r3v", t)))
         for k in KINDS:
             write_jsonl(sets_dir / f"{k}.jsonl", sets[k])
-        write_jsonl(round_dir / "select" / "train_set.jsonl", [e for k in KINDS for e in sets[k]])
+        steps.write_train_set(ctx, t, [e for k in KINDS for e in sets[k]])
         write_json(sets_dir / "counts.json", {k: len(v) for k, v in sets.items()})
         mark_done(sets_dir)
     return steps.train(ctx, t)

@@ -87,7 +87,7 @@ def reflect(ctx: Context, t: int, records: list[dict]) -> None:
     ctx.engine.close()  # free the sampler (and scorer) before training loads M_0
     select_dir = ctx.round_dir(t) / "select"
     write_jsonl(select_dir / "decisions.jsonl", [{k: x for k, x in d.items() if k != "token_ids"} for d in decisions])
-    write_jsonl(select_dir / "train_set.jsonl", [
+    steps.write_train_set(ctx, t, [
         {**steps.train_row(d, ctx.by_id[d["query_id"]], d["train_response"]), "response_ids": d["token_ids"] if d["reflection_source"] == "own" else None}
         for d in decisions if d["kept"]])
 
