@@ -1,11 +1,14 @@
 """The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one
 process, for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a
 failing shard is started again, then the step stops with its log; a ReST-EM run with workers.shards=2
-gives the metrics of workers.shards=1."""
+gives the metrics of workers.shards=1; the same through a launcher (torchrun) and as Ray tasks on a local cluster;
+an unreachable Ray address fails within seconds; VISTA's prefix continuations over 2 shards."""
 
 import json
 import logging
 import shutil
+import sys
+import time
 
 import pytest
 
@@ -13,11 +16,12 @@ from vistakit.config import load_config
 from vistakit.context import Engine
 from vistakit.evaluation.evaluate import evaluate
 from vistakit.loop import run
-from vistakit.runfolder import is_done
+from vistakit.runfolder import is_done, read_jsonl
 from vistakit.sampling.sample import batch_file, sample_queries
 from vistakit.shards import INPUTS, Shards, rank_and_world
 from vistakit.tasks.data import load_split
 from vistakit.tasks.shapes import write_dataset
+from vistakit.vista.prefix import prefix_resample
 
 from test_methods import TINY
 
@@ -105,3 +109,63 @@ def test_rest_em_with_two_shards_gives_the_metrics_of_one(tmp_path):
         assert (two / step / "shards").is_dir() and not (one / step / "shards").exists()
     strip = lambda h: [{k: v for k, v in r.items() if k != "wall_s"} for r in h]  # noqa: E731
     assert strip(json.loads((two / "metrics.json").read_text())) == strip(json.loads((one / "metrics.json").read_text()))
+
+
+def test_an_unreachable_ray_address_fails_fast(tmp_path, queries):
+    ray = pytest.importorskip("ray")
+    ray.shutdown()
+    shards = Shards(cfg_with(2, **{"workers.engine": "ray", "workers.ray_address": "127.0.0.1:9"}), "tiny")
+    start = time.time()
+    with pytest.raises(RuntimeError, match="workers.ray_address '127.0.0.1:9': no Ray cluster answers there"):
+        sample_queries(shards, None, queries, tmp_path / "step", **SETTINGS)
+    assert time.time() - start < 10 and not ray.is_initialized()
+
+
+def test_ray_tasks_on_a_local_cluster_write_the_bytes_of_one_process(tmp_path, tiny_path, queries):
+    ray = pytest.importorskip("ray")
+    engine = Engine(cfg_with(1))
+    backend = engine.open(str(tiny_path))
+    sample_queries(backend, backend.processor, queries, tmp_path / "one", **SETTINGS)
+    engine.close()
+    ray.init(num_cpus=2, include_dashboard=False)  # a local cluster of 2 CPU workers
+    try:
+        shards = Shards(cfg_with(2, **{"workers.engine": "ray"}), str(tiny_path))
+        sample_queries(shards, None, queries, tmp_path / "two", **SETTINGS)
+        assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()
+        for f in (batch_file(tmp_path / "two", 0), tmp_path / "two" / "DONE"):  # a worker killed mid-shard
+            f.unlink()
+        sample_queries(shards, None, queries, tmp_path / "two", **SETTINGS)
+        assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()
+        bad = Shards(cfg_with(2, **{"workers.engine": "ray", "workers.retries": 0}), str(tmp_path / "no_such_model"))
+        with pytest.raises(RuntimeError, match="shard 0 failed 1 times \\(raised\\); its error:(.|\n)*no_such_model"):
+            sample_queries(bad, None, queries, tmp_path / "bad", **SETTINGS)
+    finally:
+        ray.shutdown()
+
+
+def test_a_launchers_ranks_write_the_bytes_of_one_process(tmp_path, tiny_path, queries):
+    """workers.launcher: torchrun starts 2 ranks, each taking its shard from RANK / WORLD_SIZE."""
+    engine = Engine(cfg_with(1))
+    backend = engine.open(str(tiny_path))
+    sample_queries(backend, backend.processor, queries, tmp_path / "one", **SETTINGS)
+    engine.close()
+    launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node 2"
+    shards = Shards(load_config(None, [f"workers.launcher={launcher}"]), str(tiny_path))
+    sample_queries(shards, None, queries, tmp_path / "two", **SETTINGS)
+    assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()
+    assert "shard 1/2" in (tmp_path / "two" / "shards" / "launcher.log").read_text()
+
+
+def test_prefix_continuations_over_two_shards_are_those_of_one_process(tmp_path, tiny_path, queries):
+    engine = Engine(cfg_with(1))
+    backend = engine.open(str(tiny_path))
+    records = sample_queries(backend, backend.processor, queries, tmp_path / "sample", **SETTINGS)
+    kwargs = dict(resamples=2, top_k=1, score_batch_size=4, temperature=1.0, max_new_tokens=8, queries_per_batch=2,
+                  seed=7)
+    one = prefix_resample(backend, backend.processor, queries, records, tmp_path / "one", **kwargs)
+    two = prefix_resample(backend, backend.processor, queries, records, tmp_path / "two", **kwargs,
+                          continuations=Shards(cfg_with(2), str(tiny_path), engine))
+    assert engine.sampler is None  # the shards closed the loop's engine before they started
+    assert len(read_jsonl(tmp_path / "one" / "critical.jsonl")) > 0 and len(one) > 4
+    assert two == one and (tmp_path / "two" / "resample" / "shards").is_dir()
+    assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()

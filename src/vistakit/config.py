@@ -243,8 +243,12 @@ class TrackingConfig:
 
 @dataclass
 class WorkersConfig:
-    shards: int = field(default=1, metadata={"help": "the sampling steps (sample, STaR's rationalisation, evaluation, VRE's partition) run over this many shards of the queries' batches, each in its own process on its own engine (GPU i for shard i on CUDA); the merged samples.jsonl is byte-identical to 1 shard's. 1: in the loop's process. VISTA's prefix continuations and teacher-forced passes (critical tokens, VAS, two-pass), VRE's re-examination and the probes stay in the loop's process", "min": 1})
+    shards: int = field(default=1, metadata={"help": "the sampling steps (sample, STaR's rationalisation, VISTA's prefix continuations, evaluation, VRE's partition) run over this many shards of the queries' batches, each in its own process (local, or a Ray task: workers.engine) on its own engine (local: GPU i for shard i on CUDA); the merged samples.jsonl is byte-identical to 1 shard's. 1: in the loop's process. VISTA's teacher-forced passes (critical tokens, VAS, two-pass), VRE's re-examination and the probes stay in the loop's process", "min": 1})
     launcher: str | None = field(default=None, metadata={"help": "None: the shards are local subprocesses `python -m vistakit.cli sample-shard STEP_DIR --rank r --world N`. Else a command prefix that starts every rank itself, e.g. 'torchrun --nproc_per_node 8' or 'srun --ntasks 16' (multi-node through its own flags); each rank takes its shard from RANK / WORLD_SIZE (or SLURM_PROCID / SLURM_NTASKS), so the launch decides the number of shards and workers.shards is not read"})
+    engine: Literal["local", "ray"] = field(default="local", metadata={"help": "local: the shards are processes (workers.launcher's, or local subprocesses) | ray: Ray tasks, one per shard, each running the shard in its worker process, on a local Ray cluster or workers.ray_address (the 'ray' extra: pip install 'vistakit[ray]'; vistakit must be importable on every node)"})
+    gpus_per_worker: float | None = field(default=None, metadata={"help": "ray: GPUs each shard's task reserves (fractions share a GPU); None: 1 when model.device is CUDA, else 0", "min": 0.0})
+    cpus_per_worker: int = field(default=1, metadata={"help": "ray: CPUs each shard's task reserves (Ray sets its OMP_NUM_THREADS to this)", "min": 1})
+    ray_address: str | None = field(default=None, metadata={"help": "ray: an existing cluster's address ('auto', 'host:6379', 'ray://host:10001'); None: a local cluster started in the loop's process. An address that does not answer stops the step within seconds"})
     retries: int = field(default=1, metadata={"help": "times a failed shard (or launcher command) is started again before the step stops with its error; finished batches are kept", "min": 0})
 
 
@@ -361,6 +365,9 @@ def _check_run(cfg: RunConfig, source: str) -> None:
     """The settings that only make sense together, checked at load rather than when the step that needs
     them comes (which may be hours into a run)."""
     v, d, vre = cfg.vista, cfg.data, cfg.vre
+    if cfg.workers.engine == "ray" and cfg.workers.launcher is not None:
+        raise ConfigError(f"{source}: 'workers.engine' ray runs the shards as Ray tasks: unset workers.launcher "
+                          "(or use workers.engine=local)")
     if v.vas_layers == "auto" and not v.two_pass:
         raise ConfigError(f"{source}: 'vista.vas_layers' auto calibrates on the two-pass label: set vista.two_pass=true")
     if d.train_sets and d.path:

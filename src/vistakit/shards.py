@@ -3,21 +3,23 @@ process holding its own engine (HF generate or vLLM):
 
     workers: {shards: 8}                                  # 8 local processes, GPU i for shard i
     workers: {launcher: "torchrun --nproc_per_node 8"}    # or srun / accelerate launch: one rank per GPU
+    workers: {engine: ray, shards: 16}                    # Ray tasks on a local cluster or workers.ray_address
 
-A step that samples (`sample`, `rationalize`, `evaluate`, VRE's `partition`) asks `sampler(ctx, model)` for
+A step that samples (`sample`, `rationalize`, `evaluate`, VISTA's prefix continuations, VRE's `partition`) asks `sampler(ctx, model)` for
 its backend: the open engine when there is one shard, else a `Shards`, which `sample_queries` hands the call
 to. The run folder is the interface, as for the training step (training/step.py): `Shards` writes the
 call's inputs to `STEP_DIR/shard_inputs.json` (the model, the run's config, the queries, the sampling
 settings, seed and source), starts `python -m vistakit.cli sample-shard STEP_DIR --rank r --world N` for every
 rank that has unfinished batches (or `<launcher> -m vistakit.cli sample-shard STEP_DIR` once, each rank taking
-rank and world from RANK / WORLD_SIZE or SLURM_PROCID / SLURM_NTASKS), and merges the batch files
+rank and world from RANK / WORLD_SIZE or SLURM_PROCID / SLURM_NTASKS; or, with `workers.engine: ray`, one Ray
+task per unfinished rank calling `run_from_folder` in its worker), and merges the batch files
 (`merge_batches`) into samples.jsonl once every shard exited 0. Shard r draws the batches b with
 b % world == r, each seeded by (seed, source, b) as in one process, so the merged file is byte-identical to a
 one-shard run's. A failed shard is started again (`workers.retries`), keeping its finished batches; then the
 step stops with the tail of its log (`STEP_DIR/shards/rank_r.log`).
 
-Not sharded yet: the teacher-forced passes (VISTA's critical tokens, VAS and two-pass label), the prefix
-continuations, the probes, R3V's test-time candidates; they run in the loop's process.
+Not sharded yet: the teacher-forced passes (VISTA's critical tokens, VAS and two-pass label), VRE's
+re-examination, the probes, R3V's test-time candidates; they run in the loop's process.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -47,12 +50,12 @@ INPUTS = "shard_inputs.json"
 
 def sampler(ctx: Context, model: str):
     """The backend a sampling step passes to `sample_queries`: the engine, open on `model`, with one shard;
-    with more (or a launcher), the engine closed (the shards take the accelerators) and a `Shards`."""
+    with more (or a launcher), a `Shards`, which closes the engine when it starts (the shards take the
+    accelerators), so a step may still score with the engine before (VISTA's prefix step)."""
     w = ctx.cfg.workers
     if w.shards == 1 and w.launcher is None:
         return ctx.engine.open(model)
-    ctx.engine.close()
-    return Shards(ctx.cfg, model)
+    return Shards(ctx.cfg, model, ctx.engine)
 
 
 class Shards:
@@ -60,13 +63,15 @@ class Shards:
 
     processor = None  # the steps pass `backend.processor` on to sample_queries; each shard loads its own
 
-    def __init__(self, cfg: RunConfig, model: str):
-        self.cfg, self.model = cfg, model
+    def __init__(self, cfg: RunConfig, model: str, engine: Engine | None = None):
+        self.cfg, self.model, self.engine = cfg, model, engine
 
     def run_sharded(self, queries: list[Query], out_dir: Path, **settings) -> list[dict]:
         out_dir = Path(out_dir)
         batches = n_batches(len(queries), settings["queries_per_batch"])
         if batches:
+            if self.engine is not None:
+                self.engine.close()
             model = str(Path(self.model).resolve()) if Path(self.model).exists() else self.model
             write_json(out_dir / INPUTS, {"model": model, "config": to_dict(self.cfg),
                                           "queries": [query_row(q) for q in queries], "settings": settings})
@@ -75,7 +80,8 @@ class Shards:
 
 
 def query_row(q: Query) -> dict:
-    return {**dataclasses.asdict(q), "images": [str(p) for p in q.images]}
+    """A query as shard_inputs.json holds it, its images by absolute path (a Ray worker has its own cwd)."""
+    return {**dataclasses.asdict(q), "images": [str(Path(p).resolve()) if Path(p).exists() else str(p) for p in q.images]}
 
 
 def launch(step_dir: Path, cfg: RunConfig, batches: int) -> None:
@@ -84,27 +90,29 @@ def launch(step_dir: Path, cfg: RunConfig, batches: int) -> None:
     logs = step_dir / "shards"
     logs.mkdir(parents=True, exist_ok=True)
     for attempt in range(w.retries + 1):
-        if w.launcher is not None:
+        # resumed: only the ranks with unfinished batches start
+        ranks = [r for r in range(w.shards)
+                 if any(not batch_file(step_dir, b).exists() for b in range(r, batches, w.shards))]
+        if w.engine == "ray":
+            failed = _ray_attempt(step_dir, cfg, ranks)
+        elif w.launcher is not None:
             cmd = shlex.split(w.launcher) + ["-m", "vistakit.cli", "sample-shard", str(step_dir)]
             if cmd[0] == "python":
                 cmd[0] = sys.executable
             failed = _wait({"launcher": _start(cmd, logs / "launcher.log", os.environ.copy())})
         else:
-            # resumed: only the ranks with unfinished batches start
-            ranks = [r for r in range(w.shards)
-                     if any(not batch_file(step_dir, b).exists() for b in range(r, batches, w.shards))]
             failed = _wait({r: _start([sys.executable, "-m", "vistakit.cli", "sample-shard", str(step_dir),
                                        "--rank", str(r), "--world", str(w.shards)],
                                       logs / f"rank_{r}.log", shard_env(r, w.shards, cfg.model.device))
                             for r in ranks})
         if not failed:
             return
-        for name, (code, tail) in failed.items():
-            log.warning("%s: shard %s failed (exit %d, attempt %d of %d):\n%s", step_dir, name, code, attempt + 1,
+        for name, (how, tail) in failed.items():
+            log.warning("%s: shard %s failed (%s, attempt %d of %d):\n%s", step_dir, name, how, attempt + 1,
                         w.retries + 1, tail)
-    name, (code, tail) = next(iter(failed.items()))
-    raise RuntimeError(f"{step_dir}: shard {name} failed {w.retries + 1} times (exit {code}); "
-                       f"the end of {logs}/{'launcher' if name == 'launcher' else f'rank_{name}'}.log:\n{tail}")
+    name, (how, tail) = next(iter(failed.items()))
+    where = "its error" if w.engine == "ray" else f"the end of {logs}/{'launcher' if name == 'launcher' else f'rank_{name}'}.log"
+    raise RuntimeError(f"{step_dir}: shard {name} failed {w.retries + 1} times ({how}); {where}:\n{tail}")
 
 
 def shard_env(rank: int, world: int, device: str) -> dict:
@@ -129,12 +137,43 @@ def _start(cmd: list[str], log_file: Path, env: dict) -> tuple[subprocess.Popen,
 
 
 def _wait(started: dict) -> dict:
-    """{name: (exit code, the log's last 3000 characters)} of the processes that failed."""
+    """{name: ("exit N", the log's last 3000 characters)} of the processes that failed."""
     failed = {}
     for name, (proc, log_file) in started.items():
         if proc.wait() != 0:
-            failed[name] = (proc.returncode, log_file.read_text(errors="replace")[-3000:])
+            failed[name] = (f"exit {proc.returncode}", log_file.read_text(errors="replace")[-3000:])
     return failed
+
+
+def _ray_attempt(step_dir: Path, cfg: RunConfig, ranks: list[int]) -> dict:
+    """One Ray task per rank, each `run_from_folder` in a Ray worker; {rank: ("raised", error)} of the failed."""
+    import ray  # the optional 'ray' extra
+
+    w = cfg.workers
+    if not ray.is_initialized():
+        if w.ray_address not in (None, "auto"):
+            check_reachable(w.ray_address)
+        ray.init(address=w.ray_address, include_dashboard=False, configure_logging=False)
+    gpus = w.gpus_per_worker if w.gpus_per_worker is not None else float(cfg.model.device.startswith("cuda"))
+    task = ray.remote(num_cpus=w.cpus_per_worker, num_gpus=gpus, max_retries=0)(run_from_folder)
+    refs = {r: task.remote(str(step_dir.resolve()), r, w.shards) for r in ranks}
+    failed = {}
+    for r, ref in refs.items():
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayError as e:
+            failed[r] = ("raised", str(e)[-3000:])
+    return failed
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Ray's own connect retries for minutes on an address that does not answer: this fails in seconds."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as e:
+        raise RuntimeError(f"workers.ray_address {address!r}: no Ray cluster answers there ({e}); start one with "
+                           "`ray start --head` or unset workers.ray_address for a local one") from None
 
 
 def rank_and_world(rank: int | None = None, world: int | None = None) -> tuple[int, int]:

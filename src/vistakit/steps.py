@@ -153,7 +153,8 @@ def prefix_resample(ctx: Context, t: int, records: list[dict]) -> list[dict]:
     return resample_negatives(backend, backend.processor, ctx.train, records, out, resamples=v.resamples,
                               top_k=v.top_k, score_batch_size=v.sequences_per_scoring_batch, scorer=ctx.engine.scorer,
                               seed=ctx.seed(t), critical_prompt=v.critical_prompt,
-                              control_positives=v.control_positives, **_common(ctx))
+                              control_positives=v.control_positives,
+                              continuations=sampler(ctx, ctx.models[t - 1]), **_common(ctx))
 
 
 def select(ctx: Context, records: list[dict], dedup: bool = False) -> list[dict]:

@@ -128,11 +128,12 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
                     resamples: int, top_k: int, score_batch_size: int, temperature: float,
                     max_new_tokens: int, queries_per_batch: int, seed: int,
                     system: str | None = None, scorer=None, critical_prompt: str = "swapped",
-                    control_positives: int = 0) -> list[dict]:
+                    control_positives: int = 0, continuations=None) -> list[dict]:
     """New samples (source="prefix") from every negative of `records`, labelled like any sample. The
     critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`).
     `control_positives`: that many grounded-correct samples (seeded) are scored by the same rule into
-    `critical_control.jsonl`, the control that tells whether the rule finds errors or fires on anything."""
+    `critical_control.jsonl`, the control that tells whether the rule finds errors or fires on anything.
+    `continuations`: the backend that samples the continuations (vistakit.shards.Shards); default `backend`."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -165,7 +166,7 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
         else:
             resumable.append(c)
     resampled = sample_queries(
-        backend, processor, [by_id[c["query_id"]] for c in resumable], out_dir / "resample",
+        continuations or backend, processor, [by_id[c["query_id"]] for c in resumable], out_dir / "resample",
         samples_per_query=resamples, temperature=temperature, max_new_tokens=max_new_tokens,
         queries_per_batch=queries_per_batch, seed=seed, system=system, source="prefix",
         prefixes=[c["prefix_ids"] for c in resumable], extra=[_lineage(c) for c in resumable],
