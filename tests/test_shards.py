@@ -1,14 +1,16 @@
 """The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one
 process, for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a
-failing shard is started again, then the step stops with its log; a ReST-EM run with workers.shards=2
-gives the metrics of workers.shards=1; the same through a launcher (torchrun) and as Ray tasks on a local cluster;
-an unreachable Ray address fails within seconds; VISTA's prefix continuations over 2 shards."""
+failing shard is started again, then the step stops with its log; STaR, VISTA-SFT and VRE runs with
+workers.shards=2 give the files and metrics of workers.shards=1; VISTA's prefix continuations over 2
+shards; the same through a launcher (torchrun) and as Ray tasks on a local cluster; an unreachable Ray
+address fails within seconds."""
 
 import json
 import logging
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -97,18 +99,24 @@ def test_rank_and_world_come_from_the_launcher(monkeypatch):
         rank_and_world(2, 2)
 
 
-def test_rest_em_with_two_shards_gives_the_metrics_of_one(tmp_path):
+@pytest.mark.parametrize("method", ["star", "vista-sft", "vre"])
+def test_a_run_with_two_shards_gives_the_files_and_metrics_of_one(tmp_path, method):
+    """STaR (sample, augment), VISTA-SFT (sample, prefix continuations; decisions, VAS), VRE (partition)."""
     one, two = tmp_path / "one", tmp_path / "two"
-    run(load_config(None, TINY + ["method=rest-em", f"run_dir={one}"]))
+    run(load_config(None, TINY + [f"method={method}", f"run_dir={one}"]))
     # the same run folder up to the seed model (round 0's training, the expensive part), then sharded
     shutil.copytree(one, two, ignore=shutil.ignore_patterns("round_1", "eval", "probes", "metrics.json", "report.*",
-                                                            "RUN_LOCK*", "*.lock"))
-    run(load_config(None, TINY + ["method=rest-em", f"run_dir={two}", "workers.shards=2"]))
-    for step in ("round_0/eval", "round_1/sample", "round_1/eval"):
-        assert (two / step / "samples.jsonl").read_bytes() == (one / step / "samples.jsonl").read_bytes(), step
-        assert (two / step / "shards").is_dir() and not (one / step / "shards").exists()
-    strip = lambda h: [{k: v for k, v in r.items() if k != "wall_s"} for r in h]  # noqa: E731
-    assert strip(json.loads((two / "metrics.json").read_text())) == strip(json.loads((one / "metrics.json").read_text()))
+                                                            ".lock"))
+    run(load_config(None, TINY + [f"method={method}", f"run_dir={two}", "workers.shards=2"]))
+    sharded = {"star": ["round_1/sample", "round_1/augment"], "vista-sft": ["round_1/sample", "round_1/prefix/resample"],
+               "vre": ["round_1/sample", "round_1/partition/sample", "round_1/sft_eval"]}[method]
+    for step in ["round_0/eval", "round_1/eval"] + sharded:
+        assert (two / step / "shards").is_dir() and not (one / step / "shards").exists(), step
+    files = sorted(p.relative_to(one) for p in one.glob("round_*/**/*.jsonl") if "batches" not in p.parts)
+    assert len(files) > 10 and (method != "vista-sft" or Path("round_1/filter/vas.jsonl") in files)
+    for f in files:  # samples, decisions, VAS, train sets, probes: record for record, byte for byte
+        assert (two / f).read_bytes() == (one / f).read_bytes(), f
+    assert json.loads((two / "metrics.json").read_text()) == json.loads((one / "metrics.json").read_text())
 
 
 def test_an_unreachable_ray_address_fails_fast(tmp_path, queries):
