@@ -41,7 +41,7 @@ from vistakit.context import Context, Engine
 from vistakit.runfolder import write_json
 from vistakit.sampling.sample import batch_file, merge_batches, n_batches, sample_queries
 from vistakit.tasks.data import Query
-from vistakit.training.step import _die_with_parent
+from vistakit.training.step import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _start(cmd: list[str], log_file: Path, env: dict) -> tuple[subprocess.Popen,
     log.info("shard: %s", shlex.join(cmd))
     with open(log_file, "w") as f:  # the child holds its own copy of the descriptor
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                preexec_fn=die_with_parent if sys.platform == "linux" else None)
     return proc, log_file
 
 

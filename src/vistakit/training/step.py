@@ -50,7 +50,7 @@ def train(kind: str, base_model: str, examples: list[dict], out_dir: Path, cfg: 
                                   "load": load_kwargs})
     cmd = command(cfg.launcher, out_dir)
     log.info("training step: %s", shlex.join(cmd))
-    done = subprocess.run(cmd, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    done = subprocess.run(cmd, preexec_fn=die_with_parent if sys.platform == "linux" else None)
     if done.returncode != 0:
         raise RuntimeError(f"training step failed (exit {done.returncode}): {shlex.join(cmd)}")
     if not (out_dir / "train_log.json").exists():
@@ -87,7 +87,7 @@ def _run(kind, base_model, examples, out_dir: Path, cfg: TrainConfig, **kwargs) 
     return Path(fn(base_model, examples, out_dir, cfg, **kwargs))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the step gets SIGTERM when the loop dies, so a killed-and-resumed loop never trains twice."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
