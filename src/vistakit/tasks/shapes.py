@@ -190,23 +190,31 @@ def _exists(scene: Scene, rng: random.Random) -> Question:
                     _guess((f"{color} {shape}: {t}",), "yes" if t else "no"))
 
 
-def _color_of(scene: Scene, rng: random.Random) -> Optional[Question]:
-    unique = [s for s in SHAPES if count(scene, shape=s) == 1]
+def _the_only(scene: Scene, rng: random.Random, key: str) -> Optional[dict]:
+    """A random object that is the only one of its shape (`key` "shape") or colour ("color"), or None."""
+    unique = [v for v in (SHAPES if key == "shape" else COLORS) if count(scene, **{key: v}) == 1]
     if not unique:
         return None
-    shape = rng.choice(unique)
-    (o,) = [o for o in scene["objects"] if o["shape"] == shape]
+    value = rng.choice(unique)
+    (o,) = [o for o in scene["objects"] if o[key] == value]
+    return o
+
+
+def _color_of(scene: Scene, rng: random.Random) -> Optional[Question]:
+    o = _the_only(scene, rng, "shape")
+    if o is None:
+        return None
+    shape = o["shape"]
     return Question(f"What color is the {shape}?", o["color"], "word",
                     (f"{shape}s: 1", kind_claim(scene, o["color"], shape)),
                     _guess((f"{shape}s: 1", f"{TYPICAL_COLOR} {shape}: 1"), TYPICAL_COLOR))
 
 
 def _shape_of(scene: Scene, rng: random.Random) -> Optional[Question]:
-    unique = [c for c in COLORS if count(scene, color=c) == 1]
-    if not unique:
+    o = _the_only(scene, rng, "color")
+    if o is None:
         return None
-    color = rng.choice(unique)
-    (o,) = [o for o in scene["objects"] if o["color"] == color]
+    color = o["color"]
     return Question(f"What shape is the {color} one?", o["shape"], "word",
                     (f"{color} shapes: 1", kind_claim(scene, color, o["shape"])),
                     _guess((f"{color} shapes: 1", f"{color} {TYPICAL_SHAPE}: 1"), TYPICAL_SHAPE))
