@@ -98,6 +98,14 @@ def test_a_moved_run_folder_resumes_and_evaluates(tmp_path, monkeypatch):
     assert [h["accuracy"] for h in again] == [h["accuracy"] for h in full]
     assert [h["model"] for h in json.loads((moved / "metrics.json").read_text())] == [
         "round_0/train/model", "round_1/train/model", "round_2/train/model"]
+    # a finished round keeps each sample once: in its step's samples.jsonl (the batch files are gone),
+    # decisions name it, and only the kept ones are repeated, as the training input
+    assert not list(moved.rglob("batches"))
+    r2 = moved / "round_2"
+    ids = [tuple(r["token_ids"]) for f in r2.rglob("samples.jsonl") for r in read_jsonl(f) if "token_ids" in r]
+    stored = [tuple(r["token_ids"]) for f in r2.rglob("*.jsonl") for r in read_jsonl(f) if "token_ids" in r]
+    assert sorted(stored) == sorted(ids)  # token ids appear in the samples files only
+    assert all("token_ids" not in d and "response" not in d for d in read_jsonl(r2 / "select" / "decisions.jsonl"))
 
 
 def test_every_method_name_a_config_may_give_has_a_method():

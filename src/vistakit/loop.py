@@ -45,7 +45,7 @@ from vistakit.evaluation.model_card import write_card
 from vistakit.evaluation.tracking import check_backend, log_round
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
-from vistakit.runfolder import RunLock, write_json_if_changed, write_text
+from vistakit.runfolder import RunLock, drop_batch_files, write_json_if_changed, write_text
 from vistakit.tasks.data import load_split
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         ctx.models[0] = steps.seed_sft(ctx, seed, base) if use_seed else base
 
         history = [round_entry(ctx, method, 0)]
+        drop_batch_files(ctx.round_dir(0))  # each sample stored once, in its step's samples.jsonl
         run_report.round_done(run_dir, 0, started)  # timings.jsonl, report.md / report.html
         log_round(cfg, run_dir, history[-1])
         rounds = method.rounds if method.rounds is not None else cfg.rounds
@@ -86,6 +87,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
             ctx.models[t] = ctx.read_result(done) if done.exists() else method.round(ctx, t)
             ctx.write_result(done, ctx.models[t])
             history.append(round_entry(ctx, method, t))
+            drop_batch_files(ctx.round_dir(t))
             run_report.round_done(run_dir, t, started)
             log_round(cfg, run_dir, history[-1])
         ctx.engine.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -96,3 +97,15 @@ def is_done(step_dir: Path) -> bool:
 def mark_done(step_dir: Path) -> None:
     step_dir.mkdir(parents=True, exist_ok=True)
     (step_dir / "DONE").write_text("")
+
+
+def drop_batch_files(round_dir: Path) -> int:
+    """Delete the resumable batch files of every finished sampling step of a finished round: their records are
+    in the step's samples.jsonl, so each sample is then stored once (the batch files are the scratch that lets
+    an unfinished step resume). Returns how many batch folders went."""
+    dropped = 0
+    for batches in sorted(Path(round_dir).rglob("batches")):
+        if batches.is_dir() and is_done(batches.parent) and (batches.parent / "samples.jsonl").exists():
+            shutil.rmtree(batches)
+            dropped += 1
+    return dropped
