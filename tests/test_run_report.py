@@ -87,6 +87,18 @@ def test_a_half_finished_or_older_folder_gets_a_report(vista_run, tmp_path):
     assert f"| 1 | {len(decisions)} | {sum(d['kept'] for d in decisions)} |" in md  # round 1's selection
 
 
+def test_a_torn_line_of_the_append_records_is_skipped(vista_run, tmp_path):
+    """A kill while provenance.jsonl or timings.jsonl is appended leaves half a line: the report still comes."""
+    run_dir, _, _ = vista_run
+    torn = tmp_path / "torn"
+    shutil.copytree(run_dir, torn)
+    for name in ("provenance.jsonl", "timings.jsonl"):
+        with open(torn / name, "a") as f:
+            f.write('{"round": 1, "sta')
+    assert main(["report", str(torn)]) == 0
+    assert "Not recorded" not in (torn / "report.md").read_text()  # the whole lines before it still count
+
+
 def test_a_resumed_run_keeps_the_times_of_the_attempt_that_did_the_work(vista_run, tmp_path):
     run_dir, _, cfg = vista_run
     again = tmp_path / "again"

@@ -226,7 +226,7 @@ def _step_folders(run_dir: Path) -> list[tuple[int | None, str, float]]:
 def attempt_starts(run_dir: Path) -> list[float]:
     """When each process that worked on the run started: provenance.jsonl, and for older folders the lock
     file (rewritten by the last process to take it)."""
-    starts = [p["start"] for p in _read(run_dir / "provenance.jsonl")]
+    starts = [p["start"] for p in _read_log(run_dir / "provenance.jsonl")]
     if (run_dir / ".lock").exists():
         starts.append((run_dir / ".lock").stat().st_mtime)
     return sorted(set(starts))
@@ -250,6 +250,19 @@ def step_times(run_dir: Path) -> list[dict]:
 
 def _read(path: Path) -> list[dict]:
     return read_jsonl(path) if path.exists() else []
+
+
+def _read_log(path: Path) -> list[dict]:
+    """An append-only record (provenance.jsonl, timings.jsonl): a line a kill tore mid-append is skipped."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s: skipping a torn line (a run killed while appending it)", path)
+    return out
 
 
 def queries(run_dir: Path, config: dict) -> tuple[dict[str, dict], Path | None]:
@@ -470,7 +483,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
 
 def _provenance(doc: Doc, run_dir: Path, config_text: str) -> None:
     doc.heading("Provenance")
-    attempts = _read(run_dir / "provenance.jsonl")
+    attempts = _read_log(run_dir / "provenance.jsonl")
     if not attempts:
         doc.text("Not recorded: the folder was made before vistakit recorded provenance.jsonl. This report was "
                  f"written by vistakit {_version()} at commit {git_state(Path(__file__).resolve().parents[1])['commit']}.")
@@ -512,7 +525,7 @@ def _timings(doc: Doc, run_dir: Path) -> None:
             if name not in names:
                 after = next((names.index(n) for n in order[i + 1:] if n in names), len(names))
                 names.insert(after, name)
-    loop = {r["round"]: r for r in _read(run_dir / "timings.jsonl")}  # the last attempt that worked on the round
+    loop = {r["round"]: r for r in _read_log(run_dir / "timings.jsonl")}  # the last attempt that worked on the round
     doc.table(["round"] + names + ["all its steps", "the loop's round (start to end)"],
               [["setup" if t is None else t] + [fmt(steps[n]) if n in steps else "" for n in names]
                + [fmt(sum(v or 0.0 for v in steps.values())),
