@@ -84,8 +84,11 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         for t in range(1, rounds + 1):
             started = time.time()
             done = ctx.round_dir(t) / "round.json"
-            ctx.models[t] = ctx.read_result(done) if done.exists() else method.round(ctx, t)
-            ctx.write_result(done, ctx.models[t])
+            if done.exists():
+                ctx.models[t] = ctx.read_result(done)
+            else:
+                ctx.models[t] = method.round(ctx, t)
+                ctx.write_result(done, ctx.models[t])
             history.append(round_entry(ctx, method, t))
             drop_batch_files(ctx.round_dir(t))
             run_report.round_done(run_dir, t, started)
