@@ -89,3 +89,54 @@ def test_frozen_parts_keep_their_weights(tiny_path, tiny, tmp_path):
     changed = {n for n in before if not torch.equal(before[n], after[n])}
     assert changed and all(part_of(n) is None for n in changed)
     assert any(part_of(n) == "projector" for n in before) and any(part_of(n) == "vision_tower" for n in before)
+
+
+class _Killed(BaseException):
+    pass
+
+
+def test_a_step_killed_right_after_a_checkpoint_resumes_to_the_same_loss(tiny_path, tiny, tmp_path, monkeypatch):
+    """The kill lands just after the Trainer wrote a checkpoint (trainer_state.json: complete) and before
+    anything else ran: the resumed step must still report the whole step's mean loss (CI hit this window)."""
+    import json
+
+    from transformers import Trainer
+
+    _, processor = tiny
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84), (230, 40, 40)).save(img)
+    response = "red circle: 1\nAnswer: 1"
+    examples = [{"instruction": "How many red shapes are there?", "images": [str(img)], "response": response,
+                 "response_ids": response_ids(processor.tokenizer, response, add_eos=False)}] * 8
+    cfg = TrainConfig(epochs=3, learning_rate=3e-3, examples_per_device_batch=4)
+    train_sft(tiny_path, examples, tmp_path / "ref", cfg)
+    expected = json.loads((tmp_path / "ref" / "train_log.json").read_text())["train_loss"]
+
+    save = Trainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        save(self, model, trial)
+        if self.state.global_step == 4:  # the end of epoch 2 of 3
+            raise _Killed
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    try:
+        train_sft(tiny_path, examples, tmp_path / "killed", cfg)
+        raise AssertionError("the step should have been killed")
+    except _Killed:
+        pass
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save)
+    assert (tmp_path / "killed" / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists()
+    train_sft(tiny_path, examples, tmp_path / "killed", cfg)
+    got = json.loads((tmp_path / "killed" / "train_log.json").read_text())["train_loss"]
+    assert abs(got - expected) < 1e-6 * max(1.0, abs(expected)), (got, expected)
+
+
+def test_a_torn_trainer_state_is_not_a_complete_checkpoint(tmp_path):
+    from vistakit.training.sft import last_complete_checkpoint
+
+    for step, text in ((2, '{"global_step": 2}'), (4, '{"global_st')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(text)
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert not (tmp_path / "checkpoint-4").exists()  # cleaned

@@ -427,3 +427,56 @@ def test_trl_log_probs_of_rollouts_equal_ours(tiny_path, tmp_path):
     with torch.no_grad():
         our_sums = sequence_logprobs(model(**ours.inputs).logits, ours.labels)[0]
     torch.testing.assert_close(trl_sums, our_sums, atol=1e-4, rtol=0)
+
+
+class _Killed(BaseException):
+    pass
+
+
+def test_a_grpo_step_killed_after_a_checkpoint_resumes_to_the_same_rollouts_and_weights(tiny_path, tmp_path,
+                                                                                         monkeypatch):
+    """Killed at the end of epoch 1 of 2: the resumed step restores the checkpoint's weights (TRL's own
+    resume matched no Qwen-VL key and went on from M_0), draws epoch 2's query order as the uninterrupted
+    step did (TRL's sampler replayed epoch 1's), and logs the whole step's loss."""
+    from transformers import Trainer
+
+    from vistakit.models.load import load
+    from vistakit.vre.rewards import completion_text
+    from vistakit.vre.train_grpo import GRPOSettings, train_grpo
+
+    img = tmp_path / "img.png"
+    Image.new("RGB", (84, 84), (230, 40, 40)).save(img)
+    colours = ["red", "blue", "green", "yellow"]
+    queries = [Query(f"q{i}", f"How many {c} shapes are there?", "1", [img], task="shapes", answer_type="number")
+               for i, c in enumerate(colours)]
+
+    def longer(completions, **kwargs):
+        return [len(completion_text(c)) / 10 for c in completions]
+
+    settings = GRPOSettings(learning_rate=1e-3, queries_per_step=2, num_generations=2, reward_weights=[1.0],
+                            epochs=2, save_steps=1)
+    kwargs = dict(make_rewards=lambda m, p: [longer], max_new_tokens=8, seed=3)
+    ref = train_grpo(tiny_path, queries, tmp_path / "ref", settings, **kwargs)
+
+    save = Trainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        save(self, model, trial)
+        if self.state.global_step == 2:
+            raise _Killed
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        train_grpo(tiny_path, queries, tmp_path / "killed", settings, **kwargs)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save)
+    got = train_grpo(tiny_path, queries, tmp_path / "killed", settings, **kwargs)
+
+    rollouts = [[json.loads(l) for l in (tmp_path / d / "rollouts.jsonl").read_text().splitlines()]
+                for d in ("ref", "killed")]
+    assert [r["step"] for r in rollouts[0]] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+    assert rollouts[1] == rollouts[0]
+    a, _ = load(ref)
+    b, _ = load(got)
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    losses = [json.loads((tmp_path / d / "train_log.json").read_text())["train_loss"] for d in ("ref", "killed")]
+    assert abs(losses[0] - losses[1]) <= 1e-6 * max(1.0, abs(losses[0]))

@@ -66,12 +66,15 @@ class ResumableTrainer(Trainer):
 
     def _save_checkpoint(self, model, trial) -> None:
         """Also the summed loss of every step so far: the Trainer's own train_loss of a resumed call covers the
-        resumed steps only, and the step's logged figure must be the whole step's."""
-        super()._save_checkpoint(model, trial)
+        resumed steps only, and the step's logged figure must be the whole step's. Written before the
+        Trainer's files, so a checkpoint whose trainer_state.json exists (complete) always has it: written
+        after, a kill between the two resumed with the earlier steps' loss lost."""
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
-        if self.is_world_process_zero() and folder.exists():
+        if self.is_world_process_zero():
             total = self.loss_before + self._total_loss_scalar + self._tr_loss.item()
+            folder.mkdir(parents=True, exist_ok=True)
             write_json(folder / self.LOSS_FILE, {"global_step": self.state.global_step, "loss_sum": total})
+        super()._save_checkpoint(model, trial)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         model = self.model if model is None else model
@@ -95,10 +98,20 @@ class SFTLossTrainer(ResumableTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def _readable_json(path: Path) -> bool:
+    """The Trainer writes trainer_state.json last but not atomically: a kill can leave it torn."""
+    try:
+        json.loads(path.read_text())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def last_complete_checkpoint(ckpt_dir: Path, clean: bool = True) -> str | None:
-    """The newest checkpoint that finished saving (a kill mid-save leaves one without trainer_state.json);
+    """The newest checkpoint that finished saving (a kill mid-save leaves one without a readable
+    trainer_state.json, which the Trainer writes last);
     `clean`: delete the incomplete ones (the main process only, when several train)."""
-    done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    done = [p for p in ckpt_dir.glob("checkpoint-*") if _readable_json(p / "trainer_state.json")]
     for p in ckpt_dir.glob("checkpoint-*"):
         if clean and p not in done:
             shutil.rmtree(p)

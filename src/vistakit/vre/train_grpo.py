@@ -22,11 +22,13 @@ want. What we set, and why:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 from typing import Callable
 
+import torch
 from PIL import Image
 
 from vistakit.config import GRPOSettings
@@ -38,7 +40,7 @@ from vistakit.models.parts import freeze
 from vistakit.progress import on_terminal
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.training.sft import last_complete_checkpoint, fit
+from vistakit.training.sft import ResumableTrainer, last_complete_checkpoint, fit
 from vistakit.vre.rewards import completion_text
 
 
@@ -84,6 +86,31 @@ class RolloutLog:
         self.pending = {}
 
 
+@functools.cache
+def _resumable(grpo_trainer_class):
+    """TRL's trainer with ours first in line: the checkpoint's weights really restored on resume, the whole
+    step's loss logged, and each epoch's query order a function of (seed, epoch). TRL's RepeatSampler draws
+    every epoch's order from one generator it advances, so a step resumed in epoch e replayed epoch 0's
+    order (and trained other batches than the uninterrupted step)."""
+    from trl.trainer.utils import RepeatSampler
+
+    class EpochSampler(RepeatSampler):
+        def set_epoch(self, epoch: int) -> None:  # the Trainer calls it before each epoch, resumed ones too
+            if self.shuffle and self.seed is not None:
+                self.generator.manual_seed(self.seed)
+                for _ in range(epoch):
+                    torch.randperm(self.num_samples, generator=self.generator)
+
+    class ResumableGRPOTrainer(ResumableTrainer, grpo_trainer_class):
+        def _get_train_sampler(self, dataset=None):
+            sampler = super()._get_train_sampler(dataset)
+            if type(sampler) is RepeatSampler:
+                sampler.__class__ = EpochSampler
+            return sampler
+
+    return ResumableGRPOTrainer
+
+
 def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOSettings, funcs: list[Callable], *,
                  max_new_tokens: int, system: str | None = None, device: str = "cpu", seed: int = 0,
                  tracking: dict | None = None):
@@ -111,7 +138,7 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, **trainer_arguments(tracking),
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=not on_terminal(),
     )
-    return GRPOTrainer(model=model, reward_funcs=funcs, args=args,
+    return _resumable(GRPOTrainer)(model=model, reward_funcs=funcs, args=args,
                        train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
 
 
