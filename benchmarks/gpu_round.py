@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         report("sampling (transformers)", t, sum(r["n_tokens"] for r in records))
         by_id = {q.id: q for q in queries}
         with Timer(device) as t:
-            find_critical(model, processor, by_id, records, top_k=5, batch_size=16, system=None)
+            find_critical(model, processor, by_id, records, tmp / "critical", top_k=5, batch_size=16, system=None)
         report("critical-token pass", t)
         with Timer(device) as t:
-            score_positives(model, processor, by_id, records, layers=None, batch_size=16, system=None)
+            score_positives(model, processor, by_id, records, tmp / "vas", layers=None, batch_size=16, system=None)
         report("VAS pass (to the middle layer)", t)
         examples = [{"instruction": instruction_for(q), "images": [str(p) for p in q.images], "response": r["response"],
                      "response_ids": r["token_ids"]} for q, r in zip(queries, records[:: args.samples_per_query])]

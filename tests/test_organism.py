@@ -111,7 +111,7 @@ def test_two_pass_delta_against_full_logits(tiny, tmp_path):
     by_id = {q.id: q for q in queries}
     other = counterfactual_ids([q.id for q in queries])
     assert all(other[q] != q for q in other)
-    scores = two_pass_scores(model, processor, by_id, responses, batch_size=2, system=None)
+    scores = two_pass_scores(model, processor, by_id, responses, tmp_path / "two_pass", batch_size=2, system=None)
     for r, s in zip(responses, scores):
         q = by_id[r["query_id"]]
         ids = r["token_ids"] + [tok.eos_token_id]

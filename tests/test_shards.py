@@ -1,6 +1,7 @@
 """The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one
 process, for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a
-failing shard is started again, then the step stops with its log; STaR, VISTA-SFT and VRE runs with
+failing shard is started again, then the step stops with its log; the teacher-forced passes (critical
+tokens, VAS, two-pass label) over 2 shards and over Ray give one process's results; STaR, VISTA-SFT and VRE runs with
 workers.shards=2 give the files and metrics of workers.shards=1; VISTA's prefix continuations over 2
 shards; the same through a launcher (torchrun) and as Ray tasks on a local cluster; an unreachable Ray
 address fails within seconds."""
@@ -23,7 +24,9 @@ from vistakit.sampling.sample import batch_file, sample_queries
 from vistakit.shards import INPUTS, Shards, rank_and_world
 from vistakit.tasks.data import load_split
 from vistakit.tasks.shapes import write_dataset
-from vistakit.vista.prefix import prefix_resample
+from vistakit.vista.prefix import find_critical, prefix_resample
+from vistakit.vista.two_pass import two_pass_scores
+from vistakit.vista.vas_filter import score_positives
 
 from test_methods import TINY
 
@@ -108,7 +111,9 @@ def test_a_run_with_two_shards_gives_the_files_and_metrics_of_one(tmp_path, meth
     shutil.copytree(one, two, ignore=shutil.ignore_patterns("round_1", "eval", "probes", "metrics.json", "report.*",
                                                             ".lock"))
     run(load_config(None, TINY + [f"method={method}", f"run_dir={two}", "workers.shards=2"]))
-    sharded = {"star": ["round_1/sample", "round_1/augment"], "vista-sft": ["round_1/sample", "round_1/prefix/resample"],
+    sharded = {"star": ["round_1/sample", "round_1/augment"],
+               "vista-sft": ["round_1/sample", "round_1/prefix/critical", "round_1/prefix/critical_control",
+                             "round_1/prefix/resample", "round_1/filter/two_pass", "round_1/filter/vas"],
                "vre": ["round_1/sample", "round_1/partition/sample", "round_1/sft_eval"]}[method]
     for step in ["round_0/eval", "round_1/eval"] + sharded:
         assert (two / step / "shards").is_dir() and not (one / step / "shards").exists(), step
@@ -177,3 +182,40 @@ def test_prefix_continuations_over_two_shards_are_those_of_one_process(tmp_path,
     assert len(read_jsonl(tmp_path / "one" / "critical.jsonl")) > 0 and len(one) > 4
     assert two == one and (tmp_path / "two" / "resample" / "shards").is_dir()
     assert (tmp_path / "two" / "samples.jsonl").read_bytes() == (tmp_path / "one" / "samples.jsonl").read_bytes()
+
+
+def _passes(scorer, processor, queries, records, out: Path) -> dict:
+    by_id = {q.id: q for q in queries}
+    common = dict(batch_size=3, system=None)
+    return {"critical": find_critical(scorer, processor, by_id, records, out / "critical", top_k=1, **common),
+            "vas": score_positives(scorer, processor, by_id, records, out / "vas", layers=[0, 1], **common),
+            "two_pass": two_pass_scores(scorer, processor, by_id, records, out / "two_pass", **common)}
+
+
+def test_teacher_forced_passes_over_two_shards_and_ray_give_the_numbers_of_one_process(tmp_path, tiny_path, queries):
+    engine = Engine(cfg_with(1))
+    backend = engine.open(str(tiny_path))
+    records = sample_queries(backend, backend.processor, queries, tmp_path / "sample", **SETTINGS)
+    one = _passes(engine.scorer, backend.processor, queries, records, tmp_path / "one")
+    assert len(one["vas"]) == 12 and len({s["vas_ratio"] for s in one["vas"]}) > 6
+    assert any(c["critical_index"] is not None for c in one["critical"])
+
+    shards = Shards(cfg_with(2), str(tiny_path), engine)
+    two = _passes(shards, None, queries, records, tmp_path / "two")
+    assert engine.sampler is None  # the shards closed the loop's engine before they started
+    assert two == one  # exact floats, as one process scores them
+    assert sorted(p.name for p in (tmp_path / "two" / "vas" / "shards").iterdir()) == ["rank_0.log", "rank_1.log"]
+
+    # a shard killed mid-pass: its batch file lost; only that batch is scored again
+    (tmp_path / "two" / "vas" / "batches" / "00001.jsonl").unlink()
+    shutil.rmtree(tmp_path / "two" / "vas" / "shards")
+    assert _passes(shards, None, queries, records, tmp_path / "two") == one
+    assert sorted(p.name for p in (tmp_path / "two" / "vas" / "shards").iterdir()) == ["rank_1.log"]
+
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        assert _passes(Shards(cfg_with(2, **{"workers.engine": "ray"}), str(tiny_path)), None, queries, records,
+                       tmp_path / "ray") == one
+    finally:
+        ray.shutdown()

@@ -18,8 +18,13 @@ b % world == r, each seeded by (seed, source, b) as in one process, so the merge
 one-shard run's. A failed shard is started again (`workers.retries`), keeping its finished batches; then the
 step stops with the tail of its log (`STEP_DIR/shards/rank_r.log`).
 
-Not sharded yet: the teacher-forced passes (VISTA's critical tokens, VAS and two-pass label), VRE's
-re-examination, the probes, R3V's test-time candidates; they run in the loop's process.
+The teacher-forced passes (VISTA's critical tokens, VAS, the two-pass label) shard the same way: a step
+asks `scorer(ctx, model)`, and `scoring.run_pass` hands a `Shards` the call; shard r scores the
+length-sorted batches b with b % world == r, each rank on its own HF model in `model.scoring_dtype`, and
+the results are read back from the batch files in record order, so they are identical to one process's.
+
+Not sharded yet: the VAS layer calibration (vista.vas_layers: auto; a few queries), VRE's re-examination,
+the probes, R3V's test-time candidates; they run in the loop's process.
 """
 
 from __future__ import annotations
@@ -38,10 +43,15 @@ import torch
 
 from vistakit.config import RunConfig, from_dict, to_dict
 from vistakit.context import Context, Engine
+from vistakit.models.load import load, load_kwargs
 from vistakit.runfolder import write_json
 from vistakit.sampling.sample import batch_file, merge_batches, n_batches, sample_queries
 from vistakit.tasks.data import Query
 from vistakit.training.step import die_with_parent
+from vistakit.vista.prefix import critical_batch
+from vistakit.vista.scoring import length_batches, run_pass
+from vistakit.vista.two_pass import two_pass_batch
+from vistakit.vista.vas_filter import vas_batch
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +68,24 @@ def sampler(ctx: Context, model: str):
     return Shards(ctx.cfg, model, ctx.engine)
 
 
+def scorer(ctx: Context, model: str):
+    """(scorer, processor) for a teacher-forced pass (critical tokens, VAS, two-pass label): the engine's
+    scoring model, open on `model`, with one shard; with more, a `Shards`, whose ranks load their own model
+    and processor (None here)."""
+    w = ctx.cfg.workers
+    if w.shards == 1 and w.launcher is None:
+        backend = ctx.engine.open(model)
+        return ctx.engine.scorer, backend.processor
+    return Shards(ctx.cfg, model, ctx.engine), None
+
+
+# the teacher-forced passes a shard can run (scoring.run_pass names them by their batch function)
+PASSES = {f.__name__: f for f in (critical_batch, vas_batch, two_pass_batch)}
+
+
 class Shards:
-    """`sample_queries` over `workers.shards` processes (or the launcher's ranks) on `model`."""
+    """`sample_queries`, or a teacher-forced pass (`scoring.run_pass`), over `workers.shards` processes (or
+    the launcher's ranks) on `model`."""
 
     processor = None  # the steps pass `backend.processor` on to sample_queries; each shard loads its own
 
@@ -72,11 +98,27 @@ class Shards:
         if batches:
             if self.engine is not None:
                 self.engine.close()
-            model = str(Path(self.model).resolve()) if Path(self.model).exists() else self.model
-            write_json(out_dir / INPUTS, {"model": model, "config": to_dict(self.cfg),
+            write_json(out_dir / INPUTS, {"task": "sample", "model": self._model(), "config": to_dict(self.cfg),
                                           "queries": [query_row(q) for q in queries], "settings": settings})
             launch(out_dir, self.cfg, batches)
         return merge_batches(out_dir, batches)
+
+    def run_pass(self, name: str, queries: dict[str, Query], records: list[dict], out_dir: Path, **settings) -> None:
+        """Every batch file of the pass `name` (PASSES) in `out_dir`; scoring.run_pass merges them."""
+        out_dir = Path(out_dir)
+        batches = len(length_batches(records, settings["batch_size"]))
+        if batches and any(not batch_file(out_dir, b).exists() for b in range(batches)):
+            if self.engine is not None:
+                self.engine.close()
+            write_json(out_dir / INPUTS, {
+                "task": "score", "pass": name, "model": self._model(), "config": to_dict(self.cfg),
+                "queries": [query_row(q) for q in queries.values()],
+                "records": [{"query_id": r["query_id"], "token_ids": r["token_ids"]} for r in records],
+                "settings": settings})
+            launch(out_dir, self.cfg, batches)
+
+    def _model(self) -> str:
+        return str(Path(self.model).resolve()) if Path(self.model).exists() else self.model
 
 
 def query_row(q: Query) -> dict:
@@ -199,6 +241,12 @@ def run_from_folder(step_dir: Path, rank: int | None = None, world: int | None =
     if cfg.model.device.startswith("cuda") and "LOCAL_RANK" in os.environ:  # a launcher's rank: one GPU each
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, device=f"cuda:{os.environ['LOCAL_RANK']}"))
     queries = [Query(**{**row, "images": [Path(p) for p in row["images"]]}) for row in inputs["queries"]]
+    if inputs.get("task", "sample") == "score":
+        m = cfg.model
+        model, processor = load(inputs["model"], **{**load_kwargs(m), "dtype": m.scoring_dtype or m.dtype})
+        run_pass(PASSES[inputs["pass"]], model.eval(), processor, {q.id: q for q in queries}, inputs["records"],
+                 step_dir, shard=(rank, world), desc=inputs["pass"], **inputs["settings"])
+        return
     engine = Engine(cfg)
     try:
         backend = engine.open(inputs["model"])

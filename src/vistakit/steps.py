@@ -30,7 +30,7 @@ from vistakit.models.tiny import TinySpec, build_tiny_model
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sampling.rationalize import rationalize as rationalize_queries
 from vistakit.sampling.sample import batch_seed, sample_queries
-from vistakit.shards import sampler
+from vistakit.shards import sampler, scorer
 from vistakit.tasks import get_task
 from vistakit.tasks.benchmark import eval_set_files, parse_eval_set, write_training_split
 from vistakit.tasks.data import DataError, Query, instruction_for, load_split
@@ -149,9 +149,10 @@ def prefix_resample(ctx: Context, t: int, records: list[dict]) -> list[dict]:
     out, v = ctx.round_dir(t) / "prefix", ctx.cfg.vista
     if is_done(out):
         return read_jsonl(out / "samples.jsonl")
-    backend = ctx.engine.open(ctx.models[t - 1])
+    backend = ctx.engine.open(ctx.models[t - 1])  # its processor and stop ids, whatever the passes run on
     return resample_negatives(backend, backend.processor, ctx.train, records, out, resamples=v.resamples,
-                              top_k=v.top_k, score_batch_size=v.sequences_per_scoring_batch, scorer=ctx.engine.scorer,
+                              top_k=v.top_k, score_batch_size=v.sequences_per_scoring_batch,
+                              scorer=scorer(ctx, ctx.models[t - 1])[0],
                               seed=ctx.seed(t), critical_prompt=v.critical_prompt,
                               control_positives=v.control_positives,
                               continuations=sampler(ctx, ctx.models[t - 1]), **_common(ctx))
@@ -166,19 +167,19 @@ def select(ctx: Context, records: list[dict], dedup: bool = False) -> list[dict]
 def vas_filter(ctx: Context, t: int, decisions: list[dict]) -> list[dict]:
     """VISTA step 2: drop the kept positives whose VAS (by M_{t-1}) is below tau; with vista.two_pass, each
     positive is also labelled by two passes, and vas_layers=auto calibrates the layer on round 1's."""
-    v, out = ctx.cfg.vista, ctx.round_dir(t) / "filter"
-    backend = ctx.engine.open(ctx.models[t - 1])
+    v, out, model = ctx.cfg.vista, ctx.round_dir(t) / "filter", ctx.models[t - 1]
     batch = v.sequences_per_scoring_batch
     if v.two_pass:
-        decisions = label_positives(ctx.engine.scorer, backend.processor, ctx.by_id, decisions, out / "two_pass.jsonl",
+        decisions = label_positives(*scorer(ctx, model), ctx.by_id, decisions, out / "two_pass.jsonl",
                                     batch_size=batch, system=ctx.system, margin=v.two_pass_margin)
     layers = v.vas_layers
-    if layers == "auto":  # calibrated once, on round 1's positives, and kept
+    if layers == "auto":  # calibrated once, on round 1's positives, and kept (a few queries: in this process)
         first = ctx.round_dir(1) / "filter" / "vas_layers.json"
+        backend = ctx.engine.open(model)
         layers = choose_layers(ctx.engine.scorer, backend.processor, ctx.by_id, decisions,
                                first if first.exists() or t == 1 else out / "vas_layers.json",
                                n_queries=v.calibration_queries, seed=ctx.cfg.seed, batch_size=batch, system=ctx.system)
-    return filter_by_vas(ctx.engine.scorer, backend.processor, ctx.by_id, decisions, out, layers=layers, tau=v.tau,
+    return filter_by_vas(*scorer(ctx, model), ctx.by_id, decisions, out, layers=layers, tau=v.tau,
                          batch_size=batch, system=ctx.system)
 
 

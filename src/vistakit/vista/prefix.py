@@ -25,15 +25,14 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from vistakit.progress import progress
 
-from vistakit.tasks.data import Query, instruction_for
+from vistakit.tasks.data import Query
 from vistakit.tasks.labels import label_response
-from vistakit.models.inputs import encode, render_query
+from vistakit.models.inputs import encode
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sampling.sample import sample_queries
-from vistakit.vista.scoring import scoring_model
+from vistakit.vista.scoring import run_pass
 
 LOGIT_CHUNK = 512  # response positions whose logits exist at once in the critical-token pass
 
@@ -100,27 +99,29 @@ def score_negatives(model, processor, prompts: list[str], images: list[list[Imag
     return found
 
 
-def find_critical(model, processor, queries: dict[str, Query], negatives: list[dict], *, top_k: int,
+def critical_batch(model, processor, queries: dict[str, Query], qs: list[Query], prompts: list[str],
+                   responses: list[list[int]], *, top_k: int) -> list[dict]:
+    """One batch of the critical-token pass (scoring.run_pass): {"hit": [j, top-1 id] or None} per response."""
+    images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
+    return [{"hit": None if hit is None else list(hit)}
+            for hit in score_negatives(model, processor, prompts, images, responses, top_k)]
+
+
+def find_critical(scorer, processor, queries: dict[str, Query], negatives: list[dict], out_dir: Path, *, top_k: int,
                   batch_size: int, system: str | None, image_first: bool = False) -> list[dict]:
-    """The critical token of every negative (sorted by length into batches: less padding), scored under the
-    swapped query (SPEC) or, with `image_first`, under the query it was sampled from."""
-    order = sorted(range(len(negatives)), key=lambda i: len(negatives[i]["token_ids"]))
-    result: list[dict | None] = [None] * len(negatives)
-    for b in progress(range(0, len(order), batch_size), desc="critical tokens", unit="batch"):
-        idx = [i for i in order[b : b + batch_size]]
-        qs = [queries[negatives[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=image_first)
-                   for q in qs]
-        images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
-        found = score_negatives(model, processor, prompts, images, [negatives[i]["token_ids"] for i in idx], top_k)
-        for i, hit in zip(idx, found):
-            r = negatives[i]
-            entry = {"query_id": r["query_id"], "parent_sample": r["sample"], "critical_index": None}
-            if hit is not None and r["token_ids"]:
-                j, top1 = hit
-                entry.update(critical_index=j, critical_token=r["token_ids"][j], replacement_token=top1,
-                             prefix_ids=r["token_ids"][:j] + [top1])
-            result[i] = entry
+    """The critical token of every negative, scored under the swapped query (SPEC) or, with `image_first`,
+    under the query it was sampled from; batch by batch in `out_dir` (scoring.run_pass: resumable, and
+    sharded when `scorer` is a vistakit.shards.Shards)."""
+    found = run_pass(critical_batch, scorer, processor, queries, negatives, out_dir, batch_size=batch_size,
+                     system=system, image_first=image_first, with_eos=False, desc="critical tokens", top_k=top_k)
+    result = []
+    for r, f in zip(negatives, found):
+        entry = {"query_id": r["query_id"], "parent_sample": r["sample"], "critical_index": None}
+        if f["hit"] is not None and r["token_ids"]:
+            j, top1 = f["hit"]
+            entry.update(critical_index=j, critical_token=r["token_ids"][j], replacement_token=top1,
+                         prefix_ids=r["token_ids"][:j] + [top1])
+        result.append(entry)
     return result
 
 
@@ -143,14 +144,13 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
     negatives = [r for r in records if not r["correct"] and r["source"] == "sample"]
     crit_file, control_file = out_dir / "critical.jsonl", out_dir / "critical_control.jsonl"
     controls = control_sample(records, control_positives, seed)
-    if not crit_file.exists() or (controls and not control_file.exists()):
-        kwargs = dict(top_k=top_k, batch_size=score_batch_size, system=system,
-                      image_first=critical_prompt == "original")
-        with scoring_model(scorer if scorer is not None else backend.model) as model:
-            if not crit_file.exists():
-                write_jsonl(crit_file, find_critical(model, processor, by_id, negatives, **kwargs))
-            if controls:
-                write_jsonl(control_file, find_critical(model, processor, by_id, controls, **kwargs))
+    kwargs = dict(top_k=top_k, batch_size=score_batch_size, system=system, image_first=critical_prompt == "original")
+    scorer = scorer if scorer is not None else backend.model
+    if not crit_file.exists():
+        write_jsonl(crit_file, find_critical(scorer, processor, by_id, negatives, out_dir / "critical", **kwargs))
+    if controls and not control_file.exists():
+        write_jsonl(control_file, find_critical(scorer, processor, by_id, controls, out_dir / "critical_control",
+                                                **kwargs))
     critical = read_jsonl(crit_file)
     stop = backend.stop_ids
     ended, resumable = [], []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -20,6 +21,8 @@ from vistakit.progress import progress
 
 from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
+from vistakit.runfolder import read_jsonl, write_jsonl
+from vistakit.sampling.sample import batch_file
 
 
 class ScoringModel:
@@ -76,15 +79,69 @@ def record_key(record: dict) -> tuple:
     return record["query_id"], record["source"], record["sample"]
 
 
+def length_batches(records: list[dict], batch_size: int) -> list[list[int]]:
+    """The records' indices in batches sorted by response length (less padding). Every pass batches this
+    way, sharded or not, so a record is scored in the same batch (same padding, same numbers) whatever the
+    number of shards."""
+    order = sorted(range(len(records)), key=lambda i: len(records[i]["token_ids"]))
+    return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+
+
+def batch_inputs(processor, queries: dict[str, Query], records: list[dict], idx: list[int], *, system: str | None,
+                 image_first: bool = True, with_eos: bool = True) -> tuple[list[Query], list[str], list[list[int]]]:
+    """A batch's queries, rendered prompts and response ids (with the end-of-turn token, scored as it is
+    trained, unless `with_eos=False`)."""
+    eos = [processor.tokenizer.eos_token_id] if with_eos else []
+    qs = [queries[records[i]["query_id"]] for i in idx]
+    prompts = [render_query(processor, instruction_for(q), len(q.images), system, image_first=image_first) for q in qs]
+    return qs, prompts, [list(records[i]["token_ids"]) + eos for i in idx]
+
+
 def scoring_batches(processor, queries: dict[str, Query], records: list[dict], *, batch_size: int,
                     system: str | None, desc: str) -> Iterator[tuple[list[int], list[Query], list[str], list[list[int]]]]:
-    """Batches for a teacher-forced pass over sampled responses, sorted by length (less padding): the
-    records' indices, their queries, the rendered prompts, and each response's ids with the end-of-turn
-    token (scored as it is trained)."""
-    eos = processor.tokenizer.eos_token_id
-    order = sorted(range(len(records)), key=lambda i: len(records[i]["token_ids"]))
-    for b in progress(range(0, len(order), batch_size), desc=desc, unit="batch"):
-        idx = order[b : b + batch_size]
-        qs = [queries[records[i]["query_id"]] for i in idx]
-        prompts = [render_query(processor, instruction_for(q), len(q.images), system) for q in qs]
-        yield idx, qs, prompts, [list(records[i]["token_ids"]) + [eos] for i in idx]
+    """Batches for a teacher-forced pass over sampled responses (`length_batches`): the records' indices,
+    their queries, the rendered prompts, and each response's ids with the end-of-turn token."""
+    for idx in progress(length_batches(records, batch_size), desc=desc, unit="batch"):
+        yield idx, *batch_inputs(processor, queries, records, idx, system=system)
+
+
+def run_pass(batch_fn: Callable, scorer, processor, queries: dict[str, Query], records: list[dict], out_dir: Path, *,
+             batch_size: int, system: str | None, image_first: bool = True, with_eos: bool = True, desc: str,
+             shard: tuple[int, int] | None = None, **params) -> list[dict]:
+    """`batch_fn(model, processor, queries, qs, prompts, responses, **params) -> [result per response]` over
+    `records` in `length_batches`, each batch's results written (atomically) to `out_dir/batches/`, so a
+    killed pass resumes at its unfinished batches; returns one result per record, in record order. The
+    model is loaded from `scorer` (scoring.scoring_model) only when a batch is left to score.
+
+    Shards (vistakit.shards): shard (rank, world) scores the batches b with b % world == rank and returns
+    []; a `scorer` with `run_pass` (vistakit.shards.Shards) runs the call over its shards. The results are
+    read back from the batch files in every case, so they are identical whatever the number of shards."""
+    out_dir = Path(out_dir)
+    batches = length_batches(records, batch_size)
+    if shard is None and hasattr(scorer, "run_pass"):
+        scorer.run_pass(batch_fn.__name__, queries, records, out_dir, batch_size=batch_size, system=system,
+                        image_first=image_first, with_eos=with_eos, **params)
+        return merge_pass(out_dir, batches, len(records))
+    rank, world = shard or (0, 1)
+    todo = [(b, idx) for b, idx in enumerate(batches) if b % world == rank and not batch_file(out_dir, b).exists()]
+    if todo:
+        with scoring_model(scorer) as model:
+            for b, idx in progress(todo, desc=desc if world == 1 else f"{desc} (shard {rank}/{world})", unit="batch"):
+                qs, prompts, responses = batch_inputs(processor, queries, records, idx, system=system,
+                                                      image_first=image_first, with_eos=with_eos)
+                results = batch_fn(model, processor, queries, qs, prompts, responses, **params)
+                write_jsonl(batch_file(out_dir, b), [{"index": i, **r} for i, r in zip(idx, results)])
+    return [] if shard is not None else merge_pass(out_dir, batches, len(records))
+
+
+def merge_pass(out_dir: Path, batches: list[list[int]], n: int) -> list[dict]:
+    """The results of every batch file of a pass, in record order."""
+    out: list[dict | None] = [None] * n
+    for b, idx in enumerate(batches):
+        rows = read_jsonl(batch_file(out_dir, b)) if batch_file(out_dir, b).exists() else []
+        if [r["index"] for r in rows] != idx:
+            raise RuntimeError(f"{batch_file(out_dir, b)} holds other records than batch {b} of this pass "
+                               f"({len(rows)} for {len(idx)}): delete {out_dir} to score again")
+        for r in rows:
+            out[r.pop("index")] = r
+    return out

@@ -21,7 +21,7 @@ from PIL import Image
 from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.vista.scoring import record_key, scoring_batches, scoring_model
+from vistakit.vista.scoring import record_key, run_pass
 
 LOGIT_CHUNK = 512
 
@@ -51,21 +51,23 @@ def counterfactual_ids(query_ids: list[str]) -> dict[str, str]:
     return {q: ids[(i + max(1, len(ids) // 2)) % len(ids)] for i, q in enumerate(ids)}
 
 
-def two_pass_scores(model, processor, queries: dict[str, Query], responses: list[dict], *, batch_size: int,
-                    system: str | None) -> list[dict]:
-    """Per response record: logp_own, logp_other, two_pass_delta (and the counterfactual's query id)."""
-    other = counterfactual_ids([r["query_id"] for r in responses])
-    out: list[dict | None] = [None] * len(responses)
-    for idx, qs, prompts, ids in scoring_batches(processor, queries, responses, batch_size=batch_size,
-                                                 system=system, desc="two-pass label"):
-        passes = []
-        for image_of in (lambda q: q, lambda q: queries[other[q.id]]):
-            images = [[Image.open(p).convert("RGB") for p in image_of(q).images] for q in qs]
-            passes.append(response_logprobs(model, processor, prompts, images, ids))
-        for i, own, cf in zip(idx, *passes):
-            out[i] = {"counterfactual": other[responses[i]["query_id"]], "logp_own": own, "logp_other": cf,
-                      "two_pass_delta": own - cf}
-    return out
+def two_pass_batch(model, processor, queries: dict[str, Query], qs: list[Query], prompts: list[str],
+                   responses: list[list[int]], *, other: dict[str, str]) -> list[dict]:
+    """One batch of the two-pass label (scoring.run_pass): both passes, `other[q]` the counterfactual of q."""
+    passes = []
+    for image_of in (lambda q: q, lambda q: queries[other[q.id]]):
+        images = [[Image.open(p).convert("RGB") for p in image_of(q).images] for q in qs]
+        passes.append(response_logprobs(model, processor, prompts, images, responses))
+    return [{"counterfactual": other[q.id], "logp_own": own, "logp_other": cf, "two_pass_delta": own - cf}
+            for q, own, cf in zip(qs, *passes)]
+
+
+def two_pass_scores(scorer, processor, queries: dict[str, Query], responses: list[dict], out_dir: Path, *,
+                    batch_size: int, system: str | None) -> list[dict]:
+    """Per response record: logp_own, logp_other, two_pass_delta (and the counterfactual's query id), batch
+    by batch in `out_dir` (scoring.run_pass: resumable, and sharded when `scorer` is a vistakit.shards.Shards)."""
+    return run_pass(two_pass_batch, scorer, processor, queries, responses, out_dir, batch_size=batch_size,
+                    system=system, desc="two-pass label", other=counterfactual_ids([r["query_id"] for r in responses]))
 
 
 def label_positives(scorer, processor, queries: dict[str, Query], decisions: list[dict], out_file: Path, *,
@@ -79,9 +81,8 @@ def label_positives(scorer, processor, queries: dict[str, Query], decisions: lis
             raise RuntimeError(f"{out_file} holds labels of other positives ({len(scores)} for {len(positives)}): "
                                "delete it to relabel")
     else:
-        with scoring_model(scorer) as model:
-            scores = two_pass_scores(model, processor, queries, [decisions[i] for i in positives],
-                                     batch_size=batch_size, system=system)
+        scores = two_pass_scores(scorer, processor, queries, [decisions[i] for i in positives],
+                                 out_file.with_suffix(""), batch_size=batch_size, system=system)
         write_jsonl(out_file, [{"query_id": decisions[i]["query_id"], "source": decisions[i]["source"],
                                 "sample": decisions[i]["sample"], **s} for i, s in zip(positives, scores)])
     out = [dict(d) for d in decisions]

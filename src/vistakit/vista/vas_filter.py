@@ -17,24 +17,28 @@ from PIL import Image
 
 from vistakit.tasks.data import Query
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.vista.scoring import record_key, scoring_batches, scoring_model
+from vistakit.vista.scoring import record_key, run_pass
 from vistakit.vista.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
 log = logging.getLogger(__name__)
 
 
-def score_positives(model, processor, queries: dict[str, Query], positives: list[dict], *,
+def vas_batch(model, processor, queries: dict[str, Query], qs: list[Query], prompts: list[str],
+              responses: list[list[int]], *, layers: list[int] | None) -> list[dict]:
+    """One batch of the VAS pass (scoring.run_pass): lambda_sys/vis/ins and S per response."""
+    images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
+    masses = segment_masses(model, processor, prompts, images, responses, layers=layers)
+    return [{"lambda_sys": m[0], "lambda_vis": m[1], "lambda_ins": m[2], "vas_ratio": s}
+            for m, s in zip(masses.tolist(), vision_ratio(masses).tolist())]
+
+
+def score_positives(scorer, processor, queries: dict[str, Query], positives: list[dict], out_dir: Path, *,
                     layers: list[int] | None, batch_size: int, system: str | None) -> list[dict]:
-    """Per positive: lambda_sys/vis/ins and S, from one forward pass per batch (sorted by length)."""
-    scores: list[dict | None] = [None] * len(positives)
-    for idx, qs, prompts, responses in scoring_batches(processor, queries, positives, batch_size=batch_size,
-                                                       system=system, desc="VAS"):
-        images = [[Image.open(p).convert("RGB") for p in q.images] for q in qs]
-        masses = segment_masses(model, processor, prompts, images, responses, layers=layers)
-        for i, m, s in zip(idx, masses.tolist(), vision_ratio(masses).tolist()):
-            scores[i] = {"lambda_sys": m[0], "lambda_vis": m[1], "lambda_ins": m[2], "vas_ratio": s}
-    return scores
+    """Per positive: lambda_sys/vis/ins and S, one forward pass per batch, batch by batch in `out_dir`
+    (scoring.run_pass: resumable, and sharded when `scorer` is a vistakit.shards.Shards)."""
+    return run_pass(vas_batch, scorer, processor, queries, positives, out_dir, batch_size=batch_size, system=system,
+                    desc="VAS", layers=layers)
 
 
 def apply_vas(decisions: list[dict], scores: list[dict], tau: float) -> list[dict]:
@@ -65,15 +69,15 @@ def apply_vas(decisions: list[dict], scores: list[dict], tau: float) -> list[dic
 
 def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict], out_dir: Path, *,
                layers: list[int] | None, tau: float, batch_size: int, system: str | None) -> list[dict]:
-    """`model`: the HF model, or a `scoring.ScoringModel` (loaded only when the scores are not cached)."""
+    """`model`: the HF model, a `scoring.ScoringModel` (loaded only when the scores are not cached), or a
+    vistakit.shards.Shards (the pass over its shards)."""
     cache = out_dir / "vas.jsonl"
     positives = [d for d in decisions if d["kept"]]
     if cache.exists():
         scores = read_jsonl(cache)
     else:
-        with scoring_model(model) as m:
-            scores = score_positives(m, processor, queries, positives, layers=layers, batch_size=batch_size,
-                                     system=system)
+        scores = score_positives(model, processor, queries, positives, out_dir / "vas", layers=layers,
+                                 batch_size=batch_size, system=system)
         scores = [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
                   for p, s in zip(positives, scores)]
         write_jsonl(cache, scores)
