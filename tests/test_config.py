@@ -164,3 +164,13 @@ def test_in_range_values_load():
 
     cfg = load_config(None, ["rounds=0", "sampling.temperature=0", "train.epochs=0.5", "data.no_look_share=1"])
     assert (cfg.rounds, cfg.sampling.temperature, cfg.train.epochs, cfg.data.no_look_share) == (0, 0.0, 0.5, 1.0)
+
+
+def test_an_srun_launcher_must_end_with_the_interpreter():
+    """`-m vistakit.cli ...` follows the launcher, and srun's -m is its --distribution option."""
+    for key in ("workers.launcher", "train.launcher"):
+        with pytest.raises(ConfigError, match=rf"'{key}' 'srun --ntasks 16'.*'srun --ntasks 16 python'"):
+            load_config(None, [f"{key}=srun --ntasks 16"])
+        assert load_config(None, [f"{key}=srun --ntasks 16 /venv/bin/python3"])
+        assert load_config(None, [f"{key}=srun --ntasks-per-node 1 torchrun --nnodes 2 --rdzv_endpoint h:29500"])
+    assert load_config(None, ["workers.launcher=torchrun --nproc_per_node 8"])  # torchrun takes -m itself

@@ -243,8 +243,8 @@ class TrackingConfig:
 
 @dataclass
 class WorkersConfig:
-    shards: int = field(default=1, metadata={"help": "the sampling steps (sample, STaR's rationalisation, VISTA's prefix continuations, evaluation, VRE's partition) run over this many shards of the queries' batches, each in its own process (local, or a Ray task: workers.engine) on its own engine (local: GPU i for shard i on CUDA); the merged samples.jsonl is byte-identical to 1 shard's. 1: in the loop's process. VISTA's teacher-forced passes (critical tokens, VAS, two-pass), VRE's re-examination and the probes stay in the loop's process", "min": 1})
-    launcher: str | None = field(default=None, metadata={"help": "None: the shards are local subprocesses `python -m vistakit.cli sample-shard STEP_DIR --rank r --world N`. Else a command prefix that starts every rank itself, e.g. 'torchrun --nproc_per_node 8' or 'srun --ntasks 16' (multi-node through its own flags); each rank takes its shard from RANK / WORLD_SIZE (or SLURM_PROCID / SLURM_NTASKS), so the launch decides the number of shards and workers.shards is not read"})
+    shards: int = field(default=1, metadata={"help": "the sampling steps (sample, STaR's rationalisation, VISTA's prefix continuations, evaluation, VRE's partition) run over this many shards of the queries' batches, each in its own process (local, or a Ray task: workers.engine) on its own engine (local: GPU i for shard i on CUDA); the merged samples.jsonl is byte-identical to 1 shard's. VISTA's teacher-forced passes (critical tokens, VAS, two-pass label) run over this many shards of their length-sorted batches, with the same scores as 1 shard's. 1: in the loop's process. The VAS layer calibration, VRE's re-examination and the probes stay in the loop's process", "min": 1})
+    launcher: str | None = field(default=None, metadata={"help": "None: the shards are local subprocesses `python -m vistakit.cli sample-shard STEP_DIR --rank r --world N`. Else a command prefix that starts every rank itself, e.g. 'torchrun --nproc_per_node 8' or 'srun --ntasks 16 --gpus-per-task 1 python' (multi-node through its own flags; srun and mpirun need the interpreter last); each rank takes its shard from RANK / WORLD_SIZE (or SLURM_PROCID / SLURM_NTASKS), so the launch decides the number of shards and workers.shards is not read"})
     engine: Literal["local", "ray"] = field(default="local", metadata={"help": "local: the shards are processes (workers.launcher's, or local subprocesses) | ray: Ray tasks, one per shard, each running the shard in its worker process, on a local Ray cluster or workers.ray_address (the 'ray' extra: pip install 'vistakit[ray]'; vistakit must be importable on every node)"})
     gpus_per_worker: float | None = field(default=None, metadata={"help": "ray: GPUs each shard's task reserves (fractions share a GPU); None: 1 when model.device is CUDA, else 0", "min": 0.0})
     cpus_per_worker: int = field(default=1, metadata={"help": "ray: CPUs each shard's task reserves (Ray sets its OMP_NUM_THREADS to this)", "min": 1})
@@ -271,7 +271,7 @@ class RunConfig:
     seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none", "min": 0.0})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "greedy evaluation of every round's model"})
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig, metadata={"help": "probes of every round's model (image reliance, the swapped query)"})
-    workers: WorkersConfig = field(default_factory=WorkersConfig, metadata={"help": "the sampling steps over N shards of the queries (local processes or a launcher's ranks); changing it does not stop a run from resuming"})
+    workers: WorkersConfig = field(default_factory=WorkersConfig, metadata={"help": "the sampling steps and the teacher-forced passes over N shards (local processes, a launcher's ranks or Ray tasks); changing it does not stop a run from resuming"})
     tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"help": "experiment tracking (TensorBoard, wandb, trackio, MLflow) of the training steps and the rounds; changing it does not stop a run from resuming"})
 
 
@@ -368,6 +368,12 @@ def _check_run(cfg: RunConfig, source: str) -> None:
     if cfg.workers.engine == "ray" and cfg.workers.launcher is not None:
         raise ConfigError(f"{source}: 'workers.engine' ray runs the shards as Ray tasks: unset workers.launcher "
                           "(or use workers.engine=local)")
+    for name, launcher in (("workers.launcher", cfg.workers.launcher), ("train.launcher", cfg.train.launcher)):
+        words = (launcher or "").split()
+        programs = [w for w in words[1:] if w.rsplit("/", 1)[-1].startswith(("python", "torchrun", "accelerate"))]
+        if words and words[0] in ("srun", "mpirun", "mpiexec") and not programs:
+            raise ConfigError(f"{source}: '{name}' {launcher!r} is followed by '-m vistakit.cli ...', and -m is "
+                              f"{words[0]}'s own option: end it with the interpreter, e.g. '{launcher} python'")
     if v.vas_layers == "auto" and not v.two_pass:
         raise ConfigError(f"{source}: 'vista.vas_layers' auto calibrates on the two-pass label: set vista.two_pass=true")
     if d.train_sets and d.path:

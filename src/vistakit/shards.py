@@ -1,4 +1,4 @@
-"""The sampling steps over N shards of their queries (`workers.shards`, `workers.launcher`), each shard a
+"""The sampling steps and the teacher-forced passes over N shards (`workers.shards`, `workers.launcher`), each shard a
 process holding its own engine (HF generate or vLLM):
 
     workers: {shards: 8}                                  # 8 local processes, GPU i for shard i
