@@ -9,9 +9,16 @@ speedup of 2 over 1 (issue 15's goal: >= 1.6x, with a core or a GPU per shard), 
 are the synthetic task's. Each shard gets OMP_NUM_THREADS=1 unless the environment says otherwise, so on a
 machine whose cores other work also uses the speedup is below what free cores give.
 
-Measured 2026-12-02 on 2 CPU cores shared with other work (load average 2.7), OMP_NUM_THREADS=1:
-defaults (16 queries x 4, 48 tokens, hidden 256): 8.0 s vs 13.0 s, 0.62x (start-up and model load dominate);
-`--queries 32 --new-tokens 128 --hidden 512`: 21.5 s vs 18.5 s, 1.16x; the merge 0.03% of the step.
+Measured 2026-12-02 on this 2-core CPU machine, OMP_NUM_THREADS=1 (no GPU):
+- shared with other work (load average 2.7), sampling only (before the VAS pass was sharded): defaults
+  (16 queries x 4, 48 tokens, hidden 256) 8.0 s vs 13.0 s, 0.62x (start-up and model load dominate);
+  `--queries 32 --new-tokens 128 --hidden 512`: 1.16x; the merge 0.03% of the step.
+- cores free (load average 0.2-1.4), `--queries 32 --new-tokens 128 --hidden 512`: sampling 17.0 s vs
+  10.7 s, 1.59x; VAS pass (128 samples, 14k response tokens) 6.3 s vs 5.5 s, 1.14x.
+  `--queries 32 --samples 8 --new-tokens 192 --hidden 512`: sampling 33.4 s vs 19.5 s, 1.71x; VAS pass
+  (256 samples, 40k tokens) 9.5 s vs 7.2 s, 1.32x. Merges: 0.02-0.06% of the step. The VAS pass of a tiny
+  model is seconds of compute against each shard's ~3 s of start-up (Python, torch, the model), so its
+  speedup stays low here; on a GPU the 3B pass is minutes and the start-up the same.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ fresh subprocess per mode, the least of 3 (allocations too small to show up read
 max_memory_allocated.
 The model is a randomly initialised Qwen2.5-VL built locally (no download); the batch is two rows (one
 10% shorter, left-padded) with a 448 px image (256 image tokens) and the response as the second half.
+
+Measured (this project's 2-core CPU machine, 2026-12-02; docs/results.md has the rest): VAS pass / plain
+forward at 2048 tokens, 0.621x with 2 threads on free cores before the pass skipped its layer's own attention
+output; with 1 thread under load, 0.636x before and 0.544x after that change (same load, one run each).
 """
 
 from __future__ import annotations

@@ -62,13 +62,12 @@ _active: _Capture | None = None
 
 
 def _vas_attention(module, query, key, value, attention_mask, scaling=None, **kwargs):
-    out = sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
     cap = _active
     if cap is not None and module in cap.modules:
         cap.masses.append(_segment_masses(query, key, attention_mask, scaling, cap))
         if cap.stop and len(cap.masses) == len(cap.modules):
-            raise _Captured
-    return out
+            raise _Captured  # before the layer's own attention output: nothing reads it
+    return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
 
 
 def forward_to_captured_layers(model, inputs: dict) -> None:
