@@ -104,7 +104,8 @@ def test_rank_and_world_come_from_the_launcher(monkeypatch):
 
 @pytest.mark.parametrize("method", ["star", "vista-sft", "vre"])
 def test_a_run_with_two_shards_gives_the_files_and_metrics_of_one(tmp_path, method):
-    """STaR (sample, augment), VISTA-SFT (sample, prefix continuations; decisions, VAS), VRE (partition)."""
+    """STaR (sample, augment), VISTA-SFT (sample, critical tokens, prefix continuations, two-pass label, VAS),
+    VRE (sample, re-examination, partition)."""
     one, two = tmp_path / "one", tmp_path / "two"
     run(load_config(None, TINY + [f"method={method}", f"run_dir={one}"]))
     # the same run folder up to the seed model (round 0's training, the expensive part), then sharded
@@ -114,7 +115,8 @@ def test_a_run_with_two_shards_gives_the_files_and_metrics_of_one(tmp_path, meth
     sharded = {"star": ["round_1/sample", "round_1/augment"],
                "vista-sft": ["round_1/sample", "round_1/prefix/critical", "round_1/prefix/critical_control",
                              "round_1/prefix/resample", "round_1/filter/two_pass", "round_1/filter/vas"],
-               "vre": ["round_1/sample", "round_1/partition/sample", "round_1/sft_eval"]}[method]
+               "vre": ["round_1/sample", "round_1/reflect/reexamine", "round_1/partition/sample",
+                       "round_1/sft_eval"]}[method]
     for step in ["round_0/eval", "round_1/eval"] + sharded:
         assert (two / step / "shards").is_dir() and not (one / step / "shards").exists(), step
     files = sorted(p.relative_to(one) for p in one.glob("round_*/**/*.jsonl") if "batches" not in p.parts)

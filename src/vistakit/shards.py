@@ -5,7 +5,7 @@ process holding its own engine (HF generate or vLLM):
     workers: {launcher: "torchrun --nproc_per_node 8"}    # or srun / accelerate launch: one rank per GPU
     workers: {engine: ray, shards: 16}                    # Ray tasks on a local cluster or workers.ray_address
 
-A step that samples (`sample`, `rationalize`, `evaluate`, VISTA's prefix continuations, VRE's `partition`) asks `sampler(ctx, model)` for
+A step that samples (`sample`, `rationalize`, `evaluate`, VISTA's prefix continuations, VRE's `partition` and re-examination) asks `sampler(ctx, model)` for
 its backend: the open engine when there is one shard, else a `Shards`, which `sample_queries` hands the call
 to. The run folder is the interface, as for the training step (training/step.py): `Shards` writes the
 call's inputs to `STEP_DIR/shard_inputs.json` (the model, the run's config, the queries, the sampling
@@ -23,8 +23,8 @@ asks `scorer(ctx, model)`, and `scoring.run_pass` hands a `Shards` the call; sha
 length-sorted batches b with b % world == r, each rank on its own HF model in `model.scoring_dtype`, and
 the results are read back from the batch files in record order, so they are identical to one process's.
 
-Not sharded yet: the VAS layer calibration (vista.vas_layers: auto; a few queries), VRE's re-examination,
-the probes, R3V's test-time candidates; they run in the loop's process.
+Not sharded yet: the VAS layer calibration (vista.vas_layers: auto; a few queries), VRE's re-examination
+with vre.scorer=policy (the scorer reads the loop's engine after it), the probes, R3V's test-time candidates; they run in the loop's process.
 """
 
 from __future__ import annotations

@@ -35,10 +35,12 @@ def _item(q: Query, reasoning: str, reflection: str) -> ReflectionItem:
 
 def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir: Path, *, scorer: Scorer,
                 max_claims: int, max_new_tokens: int, queries_per_batch: int, seed: int, candidates: int = 1,
-                temperature: float = 1.0, system: str | None = None) -> list[dict]:
+                temperature: float = 1.0, system: str | None = None, reexamination=None) -> list[dict]:
     """A decision for every record (same order): kept, reason, reflection_source and, when kept,
     train_response (the template response to train on). `candidates` > 1 asks each re-examination question
-    that many times at `temperature` (one candidate reflection per answer set); 1 asks it greedily."""
+    that many times at `temperature` (one candidate reflection per answer set); 1 asks it greedily.
+    `reexamination`: the backend that samples the questions' answers (vistakit.shards.Shards); default
+    `backend`."""
     out = out_dir / "decisions.jsonl"
     if is_done(out_dir):
         return read_jsonl(out)
@@ -65,7 +67,7 @@ def reconstruct(backend, queries: dict[str, Query], records: list[dict], out_dir
     # each question is its own query (same id and image, no gold answer): `grounded` in its records says
     # whether the answer's claims are true of the scene; `correct` is always false there
     aux = [Query(q.id, k[1], "", q.images, task=q.task, level=q.level, scene=q.scene) for k, q in asked.items()]
-    answers_raw = sample_queries(backend, backend.processor, aux, out_dir / "reexamine",
+    answers_raw = sample_queries(reexamination or backend, backend.processor, aux, out_dir / "reexamine",
                                  samples_per_query=candidates, temperature=temperature if candidates > 1 else 0.0,
                                  max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=seed,
                                  instructions=[reexamine.prompt(a, a.question) for a in aux],

@@ -79,11 +79,15 @@ def reflect(ctx: Context, t: int, records: list[dict]) -> None:
     (round_t/select/train_set.jsonl) and every decision."""
     backend = ctx.engine.open(ctx.models[t - 1])
     s, v = ctx.cfg.sampling, ctx.cfg.vre
+    # the re-examination answers over workers.shards, unless the policy scorer still needs the open engine
+    # after them (the shards close it)
+    reexamination = None if v.scorer == "policy" else sampler(ctx, ctx.models[t - 1])
     decisions = reconstruct(backend, ctx.by_id, records, ctx.round_dir(t) / "reflect",
                             scorer=scorer(ctx, ctx.engine.scorer, backend.processor),
                             max_claims=v.max_reflection_claims, max_new_tokens=s.max_new_tokens,
                             candidates=v.reflection_candidates, temperature=s.temperature,
-                            queries_per_batch=s.queries_per_batch, seed=ctx.seed(t), system=ctx.system)
+                            queries_per_batch=s.queries_per_batch, seed=ctx.seed(t), system=ctx.system,
+                            reexamination=reexamination)
     ctx.engine.close()  # free the sampler (and scorer) before training loads M_0
     select_dir = ctx.round_dir(t) / "select"
     write_jsonl(select_dir / "decisions.jsonl", [{k: x for k, x in d.items() if k != "token_ids"} for d in decisions])
