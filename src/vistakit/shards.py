@@ -41,13 +41,13 @@ from pathlib import Path
 
 import torch
 
+from vistakit.children import die_with_parent
 from vistakit.config import RunConfig, from_dict, to_dict
 from vistakit.context import Context, Engine
 from vistakit.models.load import load, load_kwargs
 from vistakit.runfolder import write_json
 from vistakit.sampling.sample import batch_file, merge_batches, n_batches, sample_queries
 from vistakit.tasks.data import Query
-from vistakit.training.step import die_with_parent
 from vistakit.vista.prefix import critical_batch
 from vistakit.vista.scoring import length_batches, run_pass
 from vistakit.vista.two_pass import two_pass_batch

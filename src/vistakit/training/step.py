@@ -14,18 +14,17 @@ A step re-run (loop resumed) resumes from the last epoch checkpoint, or does not
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
 import os
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from vistakit.runfolder import read_jsonl, write_json, write_jsonl
+from vistakit.children import die_with_parent
 from vistakit.config import from_dict
 from vistakit.training.dpo import train_dpo
 from vistakit.training.sft import TrainConfig, train_sft
@@ -85,11 +84,3 @@ def _run(kind, base_model, examples, out_dir: Path, cfg: TrainConfig, **kwargs) 
         return out_dir / "model"
     fn = train_dpo if kind == "dpo" else train_sft
     return Path(fn(base_model, examples, out_dir, cfg, **kwargs))
-
-
-def die_with_parent() -> None:
-    """Linux: the step gets SIGTERM when the loop dies, so a killed-and-resumed loop never trains twice."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
