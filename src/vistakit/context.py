@@ -16,7 +16,7 @@ import torch
 
 from vistakit.config import RunConfig
 from vistakit.models.load import load, load_kwargs, load_model
-from vistakit.runfolder import write_json
+from vistakit.runfolder import resolve_stored, write_json
 from vistakit.sampling.hf_backend import HFBackend
 from vistakit.tasks.data import Query
 from vistakit.vista.scoring import ScoringModel
@@ -96,7 +96,7 @@ class Context:
 
     def resolve(self, stored: str) -> str:
         """A path read from the run folder (`stored_path`), as a path usable from the working directory."""
-        return str(self.run_dir / stored) if not Path(stored).is_absolute() and (self.run_dir / stored).exists() else stored
+        return str(resolve_stored(self.run_dir, stored) or stored)  # not found: a hub id, as stored
 
     def write_result(self, path: Path, model: str, **extra) -> None:
         write_json(path, {"model": self.stored_path(model), **extra})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -88,6 +89,21 @@ class RunLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def resolve_stored(run_dir: Path, stored: str | None, moved: bool = False) -> Path | None:
+    """A path read from the run folder's files, where it is now: relative to the folder (vistakit writes
+    them so), or as written (older folders: absolute, or relative to the run's working directory); with
+    `moved`, also the same round_t/... or base_model/... inside `run_dir` (a folder moved or copied since
+    it wrote an absolute path). None when none exists (a hub id, or a folder deleted since)."""
+    if not stored:
+        return None
+    p = Path(stored)
+    candidates = [] if p.is_absolute() else [Path(run_dir) / p]
+    if moved:
+        candidates += [next((Path(run_dir).joinpath(*p.parts[i:]) for i, part in enumerate(p.parts)
+                             if re.fullmatch(r"round_\d+|base_model", part)), None)]
+    return next((c for c in candidates + [p] if c is not None and c.exists()), None)
 
 
 def is_done(step_dir: Path) -> bool:

@@ -43,7 +43,7 @@ from vistakit.config import RunConfig
 from vistakit.context import Context, Engine
 from vistakit.evaluation.diagnostics import vas_histogram
 from vistakit.evaluation.report import diagnostics_table, method_notes, plot, table
-from vistakit.runfolder import read_jsonl, write_text
+from vistakit.runfolder import read_jsonl, resolve_stored, write_text
 from vistakit.steps import round_stats, with_samples
 
 log = logging.getLogger(__name__)
@@ -180,19 +180,8 @@ def history(run_dir: Path) -> list[dict]:
 
 
 def resolve(run_dir: Path, stored: str | None) -> Path | None:
-    """A path read from the run folder's files, where it is now: relative to the folder (vistakit writes
-    them so), as written (older folders: absolute, or relative to the working directory of the run), or,
-    for a folder moved or copied since, the same round_t/... or base_model/... inside it."""
-    if not stored:
-        return None
-    p = Path(stored)
-    parts = p.parts
-    inside = next((run_dir.joinpath(*parts[i:]) for i, part in enumerate(parts)
-                   if re.fullmatch(r"round_\d+|base_model", part)), None)
-    for candidate in ([run_dir / p] if not p.is_absolute() else []) + [inside, p]:
-        if candidate is not None and candidate.exists():
-            return candidate
-    return None
+    """Where a stored path is now, the folder possibly moved since it was written (runfolder.resolve_stored)."""
+    return resolve_stored(run_dir, stored, moved=True)
 
 
 def models(run_dir: Path, config: dict, hist: list[dict]) -> dict[int, Path | None]:
