@@ -121,6 +121,8 @@ def test_a_run_with_two_shards_gives_the_files_and_metrics_of_one(tmp_path, meth
         assert (two / step / "shards").is_dir() and not (one / step / "shards").exists(), step
     files = sorted(p.relative_to(one) for p in one.glob("round_*/**/*.jsonl") if "batches" not in p.parts)
     assert len(files) > 10 and (method != "vista-sft" or Path("round_1/filter/vas.jsonl") in files)
+    for run_dir in (one, two):  # a finished round keeps no scratch: batch files and shard inputs are gone
+        assert not list((run_dir / "round_1").rglob("batches")) and not list(run_dir.rglob("round_1/**/shard_inputs.json"))
     for f in files:  # samples, decisions, VAS, train sets, probes: record for record, byte for byte
         assert (two / f).read_bytes() == (one / f).read_bytes(), f
     assert json.loads((two / "metrics.json").read_text()) == json.loads((one / "metrics.json").read_text())

@@ -116,12 +116,17 @@ def mark_done(step_dir: Path) -> None:
 
 
 def drop_batch_files(round_dir: Path) -> int:
-    """Delete the resumable batch files of every finished sampling step of a finished round: their records are
-    in the step's samples.jsonl, so each sample is then stored once (the batch files are the scratch that lets
-    an unfinished step resume). Returns how many batch folders went."""
+    """Delete the resumable batch files of every finished step of a finished round: a sampling step's
+    records are in its samples.jsonl, a teacher-forced pass's results (prefix/critical/, filter/vas/, ...)
+    in the cache file beside its folder (prefix/critical.jsonl, ...), so each sample is then stored once (the
+    batch files, and a sharded step's shard_inputs.json, are the scratch that lets an unfinished step
+    resume). The shards' logs stay. Returns how many batch folders went."""
     dropped = 0
     for batches in sorted(Path(round_dir).rglob("batches")):
-        if batches.is_dir() and is_done(batches.parent) and (batches.parent / "samples.jsonl").exists():
+        step = batches.parent
+        sampled = is_done(step) and (step / "samples.jsonl").exists()
+        if batches.is_dir() and (sampled or (step.parent / f"{step.name}.jsonl").exists()):
             shutil.rmtree(batches)
+            (step / "shard_inputs.json").unlink(missing_ok=True)
             dropped += 1
     return dropped

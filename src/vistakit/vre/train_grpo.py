@@ -138,8 +138,8 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, **trainer_arguments(tracking),
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=not on_terminal(),
     )
-    return _resumable(GRPOTrainer)(model=model, reward_funcs=funcs, args=args,
-                       train_dataset=Dataset.from_list(grpo_rows(queries, system)), processing_class=processor)
+    return _resumable(GRPOTrainer)(model=model, reward_funcs=funcs, args=args, processing_class=processor,
+                                   train_dataset=Dataset.from_list(grpo_rows(queries, system)))
 
 
 def train_grpo(base_model: str | Path, queries: list[Query], out_dir: str | Path, s: GRPOSettings, *,
