@@ -13,7 +13,7 @@ The model is a randomly initialised Qwen2.5-VL built locally (no download); the 
 
 Measured (this project's 2-core CPU machine, 2026-12-02; docs/results.md has the rest): VAS pass / plain
 forward at 2048 tokens, 0.621x with 2 threads on free cores before the pass skipped its layer's own attention
-output; with 1 thread under load, 0.636x before and 0.544x after that change (same load, one run each).
+output, 0.542x after it; with 1 thread under load, 0.636x before and 0.544x after (same load, one run each).
 """
 
 from __future__ import annotations
