@@ -118,7 +118,7 @@ def mark_done(step_dir: Path) -> None:
 def drop_batch_files(round_dir: Path) -> int:
     """Delete the resumable batch files of every finished step of a finished round: a sampling step's
     records are in its samples.jsonl, a teacher-forced pass's results (prefix/critical/, filter/vas/, ...)
-    in the cache file beside its folder (prefix/critical.jsonl, ...), so each sample is then stored once (the
+    in the cache file beside its folder (prefix/critical.jsonl, ...: vista.scoring.pass_dir), so each sample is then stored once (the
     batch files, and a sharded step's shard_inputs.json, are the scratch that lets an unfinished step
     resume). The shards' logs stay. Returns how many batch folders went."""
     dropped = 0

@@ -32,7 +32,7 @@ from vistakit.models.inputs import encode
 from vistakit.models.segments import vision_token_ids
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_jsonl
 from vistakit.sampling.sample import sample_queries
-from vistakit.vista.scoring import run_pass
+from vistakit.vista.scoring import pass_dir, run_pass
 
 LOGIT_CHUNK = 512  # response positions whose logits exist at once in the critical-token pass
 
@@ -147,9 +147,9 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
     kwargs = dict(top_k=top_k, batch_size=score_batch_size, system=system, image_first=critical_prompt == "original")
     scorer = scorer if scorer is not None else backend.model
     if not crit_file.exists():
-        write_jsonl(crit_file, find_critical(scorer, processor, by_id, negatives, out_dir / "critical", **kwargs))
+        write_jsonl(crit_file, find_critical(scorer, processor, by_id, negatives, pass_dir(crit_file), **kwargs))
     if controls and not control_file.exists():
-        write_jsonl(control_file, find_critical(scorer, processor, by_id, controls, out_dir / "critical_control",
+        write_jsonl(control_file, find_critical(scorer, processor, by_id, controls, pass_dir(control_file),
                                                 **kwargs))
     critical = read_jsonl(crit_file)
     stop = backend.stop_ids

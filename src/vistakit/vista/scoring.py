@@ -105,6 +105,12 @@ def scoring_batches(processor, queries: dict[str, Query], records: list[dict], *
         yield idx, *batch_inputs(processor, queries, records, idx, system=system)
 
 
+def pass_dir(cache: Path) -> Path:
+    """A pass's folder (batch files, shard inputs and logs): its cache file without `.jsonl`, e.g.
+    filter/vas/ beside filter/vas.jsonl; runfolder.drop_batch_files finds finished passes by that pair."""
+    return Path(cache).with_suffix("")
+
+
 def run_pass(batch_fn: Callable, scorer, processor, queries: dict[str, Query], records: list[dict], out_dir: Path, *,
              batch_size: int, system: str | None, image_first: bool = True, with_eos: bool = True, desc: str,
              shard: tuple[int, int] | None = None, **params) -> list[dict]:

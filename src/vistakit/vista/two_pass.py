@@ -21,7 +21,7 @@ from PIL import Image
 from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.vista.scoring import record_key, run_pass
+from vistakit.vista.scoring import pass_dir, record_key, run_pass
 
 LOGIT_CHUNK = 512
 
@@ -82,7 +82,7 @@ def label_positives(scorer, processor, queries: dict[str, Query], decisions: lis
                                "delete it to relabel")
     else:
         scores = two_pass_scores(scorer, processor, queries, [decisions[i] for i in positives],
-                                 out_file.with_suffix(""), batch_size=batch_size, system=system)
+                                 pass_dir(out_file), batch_size=batch_size, system=system)
         write_jsonl(out_file, [{"query_id": decisions[i]["query_id"], "source": decisions[i]["source"],
                                 "sample": decisions[i]["sample"], **s} for i, s in zip(positives, scores)])
     out = [dict(d) for d in decisions]

@@ -17,7 +17,7 @@ from PIL import Image
 
 from vistakit.tasks.data import Query
 from vistakit.runfolder import read_jsonl, write_jsonl
-from vistakit.vista.scoring import record_key, run_pass
+from vistakit.vista.scoring import pass_dir, record_key, run_pass
 from vistakit.vista.vas import segment_masses, vision_ratio, z_scores
 
 SCORE_KEYS = ("lambda_sys", "lambda_vis", "lambda_ins", "vas_ratio")
@@ -76,7 +76,7 @@ def vas_filter(model, processor, queries: dict[str, Query], decisions: list[dict
     if cache.exists():
         scores = read_jsonl(cache)
     else:
-        scores = score_positives(model, processor, queries, positives, out_dir / "vas", layers=layers,
+        scores = score_positives(model, processor, queries, positives, pass_dir(cache), layers=layers,
                                  batch_size=batch_size, system=system)
         scores = [{"query_id": p["query_id"], "source": p["source"], "sample": p["sample"], **s}
                   for p, s in zip(positives, scores)]
