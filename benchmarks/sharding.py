@@ -19,6 +19,7 @@ Measured 2026-12-02 on this 2-core CPU machine, OMP_NUM_THREADS=1 (no GPU):
   (256 samples, 40k tokens) 9.5 s vs 7.2 s, 1.32x. Merges: 0.02-0.06% of the step. The VAS pass of a tiny
   model is seconds of compute against each shard's ~3 s of start-up (Python, torch, the model), so its
   speedup stays low here; on a GPU the 3B pass is minutes and the start-up the same.
+One run per setting, in the development checkout, not rerun from a fresh clone.
 """
 
 from __future__ import annotations
