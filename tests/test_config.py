@@ -166,6 +166,18 @@ def test_in_range_values_load():
     assert (cfg.rounds, cfg.sampling.temperature, cfg.train.epochs, cfg.data.no_look_share) == (0, 0.0, 0.5, 1.0)
 
 
+def test_scientific_floats_load_as_yaml_1_1_writes_them():
+    """PyYAML reads `2e-4` as a string (YAML 1.1 wants `2.0e-4`); a float field takes both, other fields not."""
+    from vistakit.config import load_config
+
+    cfg = load_config(None, ["train.learning_rate=2e-4", "seed_warmup_learning_rate=1E-3", "vista.tau=-5e-1"])
+    assert (cfg.train.learning_rate, cfg.seed_warmup_learning_rate, cfg.vista.tau) == (2e-4, 1e-3, -0.5)
+    with pytest.raises(ConfigError, match=r"'train.learning_rate' must be float, got 'fast'"):
+        load_config(None, ["train.learning_rate=fast"])
+    with pytest.raises(ConfigError, match=r"'rounds' must be int, got '2e1'"):
+        load_config(None, ["rounds=2e1"])
+
+
 def test_an_srun_launcher_must_end_with_the_interpreter():
     """`-m vistakit.cli ...` follows the launcher, and srun's -m is its --distribution option."""
     for key in ("workers.launcher", "train.launcher"):

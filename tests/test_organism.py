@@ -206,3 +206,31 @@ def test_text_only_detector_and_position_histogram():
     # leave-one-out rate of the label among responses opening with the same 3 tokens
     assert first_tokens_scores(records, labels) == [0.5, 0.5, 1.0, 0.0, 0.0]
     assert position_histogram([0, 0, 1, 4, 7, 30]) == {"0": 2, "1-2": 1, "3-5": 1, "6-10": 1, "11-20": 0, "21-": 1}
+
+
+def test_seed_warmup_trains_on_the_look_chains_at_its_own_rate(tmp_path):
+    """Round 0 with a warm-up: first SFT on the chains made by looking at seed_warmup_learning_rate, then on
+    every chain at seed_train's rate, from the warm-up's model."""
+    from importlib import resources
+
+    from vistakit.config import load_config
+    from vistakit.loop import run
+    from vistakit.runfolder import read_jsonl
+
+    cfg = load_config(resources.files("vistakit.presets") / "demo.yaml", [
+        "method=sft-seed", f"run_dir={tmp_path}", "data.n_train=4", "data.n_seed=24", "data.n_test=4",
+        "data.no_look_share=0.5", "model.tiny_hidden_size=64", "model.tiny_layers=2", "eval.max_new_tokens=8",
+        "diagnostics.queries=2", "seed_warmup_epochs=1", "seed_warmup_learning_rate=5e-3",
+        "seed_train.learning_rate=1e-4", "seed_train.warmup_ratio=0", "seed_train.logging_steps=1",
+        "seed_train.examples_per_device_batch=4",
+    ])
+    run(cfg)
+    seed = read_jsonl(tmp_path / "data" / "seed.jsonl")
+    looked = sum(r["cot_source"] != "guess" for r in seed)
+    assert 0 < looked < len(seed)
+    r0 = tmp_path / "round_0"
+    assert json.loads((r0 / "warmup" / "result.json").read_text())["examples"] == looked
+    assert json.loads((r0 / "train" / "result.json").read_text())["examples"] == len(seed)
+    rates = {stage: max(h["learning_rate"] for h in json.loads((r0 / stage / "train_log.json").read_text())["history"]
+                        if "learning_rate" in h) for stage in ("warmup", "train")}
+    assert rates["warmup"] == pytest.approx(5e-3, rel=0.05) and rates["train"] == pytest.approx(1e-4, rel=0.05)

@@ -97,8 +97,9 @@ def seed_sft(ctx: Context, seed: list[Query], base: str) -> str:
     rows = seed_rows(seed, cfg.data.seed_instruction_first, cfg.seed)
     if cfg.seed_warmup_epochs > 0:
         looked = [r for q, r in zip(seed, rows) if q.extra.get("cot_source") != "guess"]
-        base = _fit(ctx, base, looked, out / "warmup", dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs),
-                    {q.id: q for q in seed})
+        warmup_cfg = dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs,
+                                         learning_rate=cfg.seed_warmup_learning_rate or seed_cfg.learning_rate)
+        base = _fit(ctx, base, looked, out / "warmup", warmup_cfg, {q.id: q for q in seed})
     return _fit(ctx, base, rows, out / "train", seed_cfg, {q.id: q for q in seed})
 
 
