@@ -210,7 +210,7 @@ def test_text_only_detector_and_position_histogram():
 
 def test_seed_warmup_trains_on_the_look_chains_at_its_own_rate(tmp_path):
     """Round 0 with a warm-up: first SFT on the chains made by looking at seed_warmup_learning_rate, then on
-    every chain at seed_train's rate, from the warm-up's model."""
+    every chain at seed_train's rate."""
     from importlib import resources
 
     from vistakit.config import load_config

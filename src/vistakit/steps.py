@@ -94,13 +94,13 @@ def seed_sft(ctx: Context, seed: list[Query], base: str) -> str:
     if missing:
         raise DataError(f"{cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
     seed_cfg = cfg.seed_train or cfg.train
-    rows = seed_rows(seed, cfg.data.seed_instruction_first, cfg.seed)
+    rows, by_id = seed_rows(seed, cfg.data.seed_instruction_first, cfg.seed), {q.id: q for q in seed}
     if cfg.seed_warmup_epochs > 0:
         looked = [r for q, r in zip(seed, rows) if q.extra.get("cot_source") != "guess"]
-        warmup_cfg = dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs,
-                                         learning_rate=cfg.seed_warmup_learning_rate or seed_cfg.learning_rate)
-        base = _fit(ctx, base, looked, out / "warmup", warmup_cfg, {q.id: q for q in seed})
-    return _fit(ctx, base, rows, out / "train", seed_cfg, {q.id: q for q in seed})
+        rate = seed_cfg.learning_rate if cfg.seed_warmup_learning_rate is None else cfg.seed_warmup_learning_rate
+        warmup_cfg = dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs, learning_rate=rate)
+        base = _fit(ctx, base, looked, out / "warmup", warmup_cfg, by_id)
+    return _fit(ctx, base, rows, out / "train", seed_cfg, by_id)
 
 
 def seed_rows(seed: list[Query], instruction_first: float, run_seed: int) -> list[dict]:
