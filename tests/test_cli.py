@@ -135,3 +135,5 @@ def test_dry_run_of_settings_the_data_cannot_serve(tmp_path, capsys):
     data = data_folder(tmp_path / "data")  # rows without the synthetic task's scene
     assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "method=vre", "--dry-run"]) == 2
     assert "'vre.scorer' scene needs the synthetic task's ground truth" in capsys.readouterr().err
+    assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "oracle_grounded=true", "--dry-run"]) == 2
+    assert f"{data / 'train.jsonl'}: row 1 (id '1'): field 'scene'" in capsys.readouterr().err

@@ -125,6 +125,13 @@ def dry_run(cfg: RunConfig) -> list[str]:
     if cfg.method == "vre" and cfg.vre.scorer == "scene" and any(q.scene is None for q in train):
         raise ConfigError(f"'vre.scorer' scene needs the synthetic task's ground truth (field 'scene'), which rows of "
                           f"{Path(d.path) / f'{d.train_split}.jsonl'} lack: set vre.scorer to policy, local or openai")
+    if cfg.oracle_grounded and (d.train_sets or d.path):
+        from vistakit.training.select import check_scene_labels
+
+        if d.train_sets:
+            raise ConfigError("'oracle_grounded' needs the synthetic task's scene labels; the benchmarks of "
+                              "data.train_sets have none: set oracle_grounded=false")
+        check_scene_labels(train, Path(d.path) / f"{d.train_split}.jsonl")
     if cfg.method == "vre" and cfg.vre.scorer == "scene" and d.train_sets:
         raise ConfigError("'vre.scorer' scene needs the synthetic task's ground truth; the benchmarks of "
                           "data.train_sets have none: set vre.scorer to policy, local or openai")

@@ -261,6 +261,7 @@ class RunConfig:
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})
     seed_sft: bool = field(default=False, metadata={"help": "round 0: SFT model.base on the seed chains; that model is M_0"})
     dedup: bool | None = field(default=None, metadata={"help": "drop identical responses per query; None: the method's default"})
+    oracle_grounded: bool = field(default=False, metadata={"help": "diagnostic only, needs the task's scene labels (synthetic task): the select step also drops every kept positive whose claims are not all true of the image (reason 'ungrounded'), a perfect grounding filter to measure what VISTA's VAS filter could at best recover"})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "M_0 and how every model of the run is loaded"})
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "the queries: a data folder, the papers' benchmarks or the synthetic task"})
     sampling: SamplingConfig = field(default_factory=SamplingConfig, metadata={"help": "K samples per training query from M_{t-1}"})

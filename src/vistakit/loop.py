@@ -47,6 +47,7 @@ from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
 from vistakit.runfolder import RunLock, drop_batch_files, write_json_if_changed, write_text
 from vistakit.tasks.data import load_split
+from vistakit.training.select import check_scene_labels
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         data_dir = steps.prepare_data(cfg, run_dir)
         split = lambda name: data_dir / f"{name}.jsonl"  # noqa: E731
         train = load_split(split(cfg.data.train_split), cfg.data.task)[: cfg.data.max_train_queries]
+        if cfg.oracle_grounded:
+            check_scene_labels(train, split(cfg.data.train_split))
         test = steps.load_eval_sets(cfg, run_dir, data_dir)
         use_seed = cfg.seed_sft or method.seed_sft
         seed = load_split(split(cfg.data.seed_split), cfg.data.task) if use_seed else []

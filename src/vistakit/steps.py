@@ -35,7 +35,7 @@ from vistakit.tasks import get_task
 from vistakit.tasks.benchmark import eval_set_files, parse_eval_set, write_training_split
 from vistakit.tasks.data import DataError, Query, instruction_for, load_split
 from vistakit.tasks.shapes import write_dataset
-from vistakit.training.select import select_correct
+from vistakit.training.select import drop_ungrounded, select_correct
 from vistakit.training.step import train as train_model
 from vistakit.vista.prefix import prefix_resample as resample_negatives
 from vistakit.vista.scoring import record_key
@@ -160,9 +160,11 @@ def prefix_resample(ctx: Context, t: int, records: list[dict]) -> list[dict]:
 
 
 def select(ctx: Context, records: list[dict], dedup: bool = False) -> list[dict]:
-    """Every sample with its decision: kept, or why not (incorrect, unfinished, duplicate). `dedup` is the
-    method's default; the config's `dedup`, when set, wins."""
-    return select_correct(records, dedup if ctx.cfg.dedup is None else ctx.cfg.dedup)
+    """Every sample with its decision: kept, or why not (incorrect, unfinished, duplicate; with the
+    oracle_grounded diagnostic, ungrounded). `dedup` is the method's default; the config's `dedup`, when set,
+    wins."""
+    decisions = select_correct(records, dedup if ctx.cfg.dedup is None else ctx.cfg.dedup)
+    return drop_ungrounded(decisions) if ctx.cfg.oracle_grounded else decisions
 
 
 def vas_filter(ctx: Context, t: int, decisions: list[dict]) -> list[dict]:
