@@ -137,3 +137,34 @@ def test_dry_run_of_settings_the_data_cannot_serve(tmp_path, capsys):
     assert "'vre.scorer' scene needs the synthetic task's ground truth" in capsys.readouterr().err
     assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "oracle_grounded=true", "--dry-run"]) == 2
     assert f"{data / 'train.jsonl'}: row 1 (id '1'): field 'scene'" in capsys.readouterr().err
+
+
+def test_side_by_side_shares_the_threads_and_names_the_failed_log(tmp_path, monkeypatch):
+    import sys
+
+    from vistakit.children import side_by_side
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    write = "import os, sys; open(sys.argv[1], 'w').write(os.environ['OMP_NUM_THREADS'])"
+    cmds = {m: [sys.executable, "-c", write, str(tmp_path / f"{m}.out")] for m in ("a", "b", "c")}
+    side_by_side(cmds, tmp_path, jobs=2)
+    assert [(tmp_path / f"{m}.out").read_text() for m in "abc"] == ["2", "2", "2"]
+    (tmp_path / "c.out").unlink()
+    cmds["b"] = [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"]
+    with pytest.raises(RuntimeError, match=r"b \(exit 3; log .*b\.log\)"):
+        side_by_side(cmds, tmp_path, jobs=3)
+    assert (tmp_path / "b.log").read_text() == "boom\n" and (tmp_path / "c.out").exists()
+
+
+def test_demo_runs_methods_side_by_side_only_on_cpu(monkeypatch):
+    from vistakit.cli import _demo_jobs
+
+    cpu, cuda = RunConfig(), RunConfig()
+    cuda.model.device = "cuda"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert _demo_jobs(None, {"rest-em": cpu, "vista-sft": cpu, "star": cpu}) == 2  # up to the threads
+    assert _demo_jobs(None, {"rest-em": cpu}) == 1
+    assert _demo_jobs(None, {"rest-em": cpu, "vista-sft": cuda}) == 1
+    assert _demo_jobs(3, {"rest-em": cuda}) == 3  # --jobs wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _demo_jobs(None, {"rest-em": cpu, "vista-sft": cpu}) == 1

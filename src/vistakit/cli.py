@@ -150,11 +150,20 @@ def cmd_demo(args) -> None:
     seed_cfg = load_config(preset, base + ["method=sft-seed", f"run_dir={run_dir / 'sft-seed'}"] + args.overrides)
     seed_hist = run(seed_cfg)
     rows = [("sft-seed", seed_hist)]
-    for method in args.method.split(","):
-        cfg = load_config(preset, base + [
-            f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
-            f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
-        ] + _method_preset(method) + args.overrides)
+    overrides = {method: base + [
+        f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
+        f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
+    ] + _method_preset(method) + args.overrides for method in args.method.split(",")}
+    configs = {method: load_config(preset, o) for method, o in overrides.items()}
+    jobs = _demo_jobs(args.jobs, configs)
+    if jobs > 1:
+        from vistakit.children import side_by_side
+
+        logging.getLogger(__name__).info("%s: side by side, %d at a time; their logs: %s/<method>.log",
+                                         ", ".join(configs), jobs, run_dir)
+        side_by_side({m: [sys.executable, "-m", "vistakit.cli", "run", str(preset), *o] for m, o in overrides.items()},
+                     run_dir, jobs)
+    for method, cfg in configs.items():  # after side_by_side every round is done: this reads them back
         rows.append((method, run(cfg)))
     chance, prior = _baselines(run_dir / "sft-seed" / "data")
     print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
@@ -176,6 +185,16 @@ def cmd_demo(args) -> None:
     figure = plot(rows, run_dir / "accuracy.png", chance)
     print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
           f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")
+
+
+def _demo_jobs(jobs: int | None, configs: dict[str, RunConfig]) -> int:
+    """--jobs, else on CPU one process per method up to the cores (see `children.side_by_side`); 1 on an
+    accelerator, which one process already fills."""
+    if jobs is not None:
+        return max(1, jobs)
+    if any(cfg.model.device != "cpu" for cfg in configs.values()):
+        return 1
+    return max(1, min(len(configs), int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
 
 
 def _method_preset(method: str) -> list[str]:
@@ -277,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default=None)
+    p.add_argument("--jobs", type=int, default=None, help="methods run side by side after SFT-Seed, each in its own "
+                   "process with its share of the threads; default: on CPU one per method, up to the cores (the "
+                   "figures then differ, within the stated spread, from --jobs 1's), else 1")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="greedy accuracy of a model on a split")
