@@ -1,5 +1,5 @@
 """The embedded default really learns, and its diagnostics are there: the demo (seed 0) end to end as a user
-runs it, SFT-Seed then ReST-EM and VISTA-SFT from the same seed model. ~17.5 min on 2 cores."""
+runs it, SFT-Seed then ReST-EM and VISTA-SFT (side by side) from the same seed model. ~14.5 min on 2 cores."""
 
 import json
 
