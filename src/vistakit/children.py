@@ -23,12 +23,17 @@ def die_with_parent() -> None:
         pass
 
 
+def cpu_threads() -> int:
+    """The threads a run may use: OMP_NUM_THREADS when set, else the cores."""
+    return max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+
+
 def side_by_side(commands: dict[str, list[str]], log_dir: Path, jobs: int) -> None:
     """Run the commands, `jobs` at a time, each with its share of the CPU threads (of OMP_NUM_THREADS, else of
     the cores), its output in log_dir/<name>.log. Tiny models' matmuls gain little from a second thread, so on
     a few cores separate processes finish sooner: on 2 cores a ReST-EM round took 1.3x as long at one thread
     beside another run as alone at two. Raises, naming the log, when one fails (the others still finish)."""
-    threads = max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1) // jobs)
+    threads = max(1, cpu_threads() // jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     pending, running, started, failed = list(commands.items()), {}, {}, []
     while pending or running:

@@ -190,11 +190,13 @@ def cmd_demo(args) -> None:
 def _demo_jobs(jobs: int | None, configs: dict[str, RunConfig]) -> int:
     """--jobs, else on CPU one process per method up to the cores (see `children.side_by_side`); 1 on an
     accelerator, which one process already fills."""
+    from vistakit.children import cpu_threads
+
     if jobs is not None:
         return max(1, jobs)
     if any(cfg.model.device != "cpu" for cfg in configs.values()):
         return 1
-    return max(1, min(len(configs), int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
+    return min(len(configs), cpu_threads())
 
 
 def _method_preset(method: str) -> list[str]:
