@@ -4,7 +4,12 @@ failing shard is started again, then the step stops with its log; the teacher-fo
 tokens, VAS, two-pass label) over 2 shards and over Ray give one process's results; STaR, VISTA-SFT and VRE runs with
 workers.shards=2 give the files and metrics of workers.shards=1; VISTA's prefix continuations over 2
 shards; the same through a launcher (torchrun) and as Ray tasks on a local cluster; an unreachable Ray
-address fails within seconds."""
+address fails within seconds.
+
+Every test here runs the loop's process and the shards at one thread each (`one_thread`): CPU matmul sums
+depend on the thread count (a two-shard VISTA run, each shard at 1 of 2 threads, wrote two-pass
+log-likelihoods that differed from the one-process run's at 2 threads in the last bits), and what is claimed
+is that sharding changes nothing else."""
 
 import json
 import logging
@@ -14,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from vistakit.config import load_config
 from vistakit.context import Engine
@@ -37,6 +43,15 @@ SETTINGS = dict(samples_per_query=2, temperature=1.0, max_new_tokens=8, queries_
 def queries(tmp_path_factory):
     files = write_dataset(tmp_path_factory.mktemp("shapes"), 0, n_train=6, n_seed=2, n_test=6)
     return load_split(files["train"])
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the shards' (shard_env keeps a set OMP_NUM_THREADS)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the loop's process
+    yield
+    torch.set_num_threads(before)
 
 
 def cfg_with(shards: int, **more):

@@ -21,7 +21,9 @@ step stops with the tail of its log (`STEP_DIR/shards/rank_r.log`).
 The teacher-forced passes (VISTA's critical tokens, VAS, the two-pass label) shard the same way: a step
 asks `scorer(ctx, model)`, and `scoring.run_pass` hands a `Shards` the call; shard r scores the
 length-sorted batches b with b % world == r, each rank on its own HF model in `model.scoring_dtype`, and
-the results are read back from the batch files in record order, so they are identical to one process's.
+the results are read back from the batch files in record order, so they are identical to one process's at
+the same threads per process (a CPU matmul's sums depend on the thread count, and a local shard takes its share
+of the cores: `shard_env`).
 
 Not sharded yet: the VAS layer calibration (vista.vas_layers: auto; a few queries), VRE's re-examination
 with vre.scorer=policy (the scorer reads the loop's engine after it), the probes, R3V's test-time candidates; they run in the loop's process.
