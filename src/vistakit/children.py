@@ -23,6 +23,14 @@ def die_with_parent() -> None:
         pass
 
 
+def start(cmd: list[str], log_file: Path, env: dict, append: bool = False) -> subprocess.Popen:
+    """`cmd` in the background, its output in log_file (appended: a resumed demo keeps its methods' history),
+    killed with the loop."""
+    with open(log_file, "a" if append else "w") as f:  # the child holds its own copy of the descriptor
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=die_with_parent if sys.platform == "linux" else None)
+
+
 def cpu_threads() -> int:
     """The threads a run may use: OMP_NUM_THREADS when set, else the cores."""
     return max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
@@ -39,9 +47,7 @@ def side_by_side(commands: dict[str, list[str]], log_dir: Path, jobs: int) -> No
     while pending or running:
         while pending and len(running) < jobs:
             name, cmd = pending.pop(0)
-            with open(log_dir / f"{name}.log", "a") as f:  # a resumed demo appends; the child holds its own copy
-                running[name] = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                                 preexec_fn=die_with_parent if sys.platform == "linux" else None)
+            running[name] = start(cmd, log_dir / f"{name}.log", env, append=True)
             started[name] = time.time()
         time.sleep(0.5)
         for name, proc in list(running.items()):

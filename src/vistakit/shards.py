@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from vistakit.children import die_with_parent
+from vistakit.children import start
 from vistakit.config import RunConfig, from_dict, to_dict
 from vistakit.context import Context, Engine
 from vistakit.models.load import load, load_kwargs
@@ -174,10 +174,7 @@ def shard_env(rank: int, world: int, device: str) -> dict:
 
 def _start(cmd: list[str], log_file: Path, env: dict) -> tuple[subprocess.Popen, Path]:
     log.info("shard: %s", shlex.join(cmd))
-    with open(log_file, "w") as f:  # the child holds its own copy of the descriptor
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=die_with_parent if sys.platform == "linux" else None)
-    return proc, log_file
+    return start(cmd, log_file, env), log_file
 
 
 def _wait(started: dict) -> dict:
