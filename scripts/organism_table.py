@@ -7,7 +7,8 @@ accuracy of each method with its paired gain over SFT-Seed and over ReST-EM (sta
 queries), then per method and round the mechanism diagnostics: train queries without a positive before ->
 after prefix resampling and the grounded share of the prefix positives; the grounded share of positives before
 -> after the filter; VAS AUROC by scene truth and by the two-pass label; the text-only first-tokens AUROC; and
-M_0's probes (image reliance, swapped query, the critical-token rule on negatives vs the grounded control).
+M_0's probes (image reliance, swapped query, the critical-token rule on negatives vs the grounded control, and
+its share at position 0 of all negatives / of those whose first token is a usual one).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from vistakit.evaluation.diagnostics import critical_stats
 from vistakit.evaluation.report import paired_gain
 from vistakit.runfolder import read_jsonl
 
@@ -36,6 +38,16 @@ def prefix_grounded(round_dir: Path) -> float | None:
         return None
     rows = [d for d in read_jsonl(path) if d["source"] == "prefix" and d["correct"] and d.get("grounded") is not None]
     return sum(d["grounded"] for d in rows) / len(rows) if rows else None
+
+
+def usual_start_at_token_0(round_dir: Path) -> float | None:
+    """Of the critical tokens on negatives with a usual first token, the share at position 0 (`rare_starts`),
+    from the round's files, so runs made before diagnostics.json held it have it too."""
+    samples = round_dir / "sample" / "samples.jsonl"
+    if not (round_dir / "prefix" / "critical.jsonl").exists() or not samples.exists():
+        return None
+    stats = critical_stats(round_dir / "prefix", read_jsonl(samples))
+    return stats["rare_start"]["usual_start_at_first_token"]
 
 
 def main(folders: list[str]) -> None:
@@ -71,7 +83,7 @@ def main(folders: list[str]) -> None:
 
     print("\n| seed | method | round | acc | no-positive before → after | prefix positives grounded | "
           "positives grounded → kept | VAS AUROC scene / two-pass | text AUROC scene / two-pass | "
-          "sample no-look | crit. fires neg / ctrl | at token 0 |")
+          "sample no-look | crit. fires neg / ctrl | at token 0 (all / usual first token) |")
     print("|" + "---|" * 12)
     for folder in folders:
         root = Path(folder)
@@ -90,7 +102,8 @@ def main(folders: list[str]) -> None:
                       f"{f(det.get('scene', {}).get('vas'))} / {f(det.get('two_pass', {}).get('vas'))} | "
                       f"{f(det.get('scene', {}).get('first_tokens'))} / {f(det.get('two_pass', {}).get('first_tokens'))} | "
                       f"{f(h.get('sample_no_look'), '.2f')} | {f(h.get('critical_fire_rate'), '.2f')} / "
-                      f"{f(h.get('control_fire_rate'), '.2f')} | {f(h.get('critical_at_first_token'), '.2f')} |")
+                      f"{f(h.get('control_fire_rate'), '.2f')} | {f(h.get('critical_at_first_token'), '.2f')} / "
+                      f"{f(usual_start_at_token_0(run / f'round_{t}'), '.2f')} |")
 
     print("\n| seed | model | true / shuffled / blank image | image reliance | swapped | p(first token) original → swapped | greedy no-look |")
     print("|" + "---|" * 7)

@@ -234,3 +234,22 @@ def test_seed_warmup_trains_on_the_look_chains_at_its_own_rate(tmp_path):
     rates = {stage: max(h["learning_rate"] for h in json.loads((r0 / stage / "train_log.json").read_text())["history"]
                         if "learning_rate" in h) for stage in ("warmup", "train")}
     assert rates["warmup"] == pytest.approx(5e-3, rel=0.05) and rates["train"] == pytest.approx(1e-4, rel=0.05)
+
+
+def test_rare_starts_split_the_rule_by_the_negatives_first_token():
+    """200 sampled chains: 198 open with token 5, one each with 7 and 8 (under 1% each). Negatives: the two
+    rare starts (rule fires on both, at position 0) and four usual ones (fires on two, at 0 and at 3)."""
+    from vistakit.evaluation.diagnostics import rare_starts
+
+    samples = [{"query_id": f"q{i}", "sample": 0, "source": "sample", "token_ids": [5, 1]} for i in range(198)]
+    samples += [{"query_id": "r1", "sample": 0, "source": "sample", "token_ids": [7, 1]},
+                {"query_id": "r2", "sample": 0, "source": "sample", "token_ids": [8]},
+                {"query_id": "r2", "sample": 1, "source": "prefix", "token_ids": [8]}]  # not a sampled chain
+    crit = [{"query_id": "r1", "parent_sample": 0, "critical_index": 0},
+            {"query_id": "r2", "parent_sample": 0, "critical_index": 0},
+            {"query_id": "q0", "parent_sample": 0, "critical_index": 0},
+            {"query_id": "q1", "parent_sample": 0, "critical_index": 3},
+            {"query_id": "q2", "parent_sample": 0, "critical_index": None},
+            {"query_id": "q3", "parent_sample": 0, "critical_index": None}]
+    assert rare_starts(crit, samples) == {"threshold": 0.01, "negatives": 2, "share": 2 / 6, "fire_rate": 1.0,
+                                          "usual_start_fire_rate": 0.5, "usual_start_at_first_token": 0.5}

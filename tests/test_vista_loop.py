@@ -118,6 +118,8 @@ def test_organism_diagnostics_are_written(runs):
     diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
     assert "control_grounded_correct" in diag["critical_tokens"]
     assert sum(diag["critical_tokens"]["position_histogram"].values()) == diag["critical_tokens"]["with_critical_token"]
+    rare = diag["critical_tokens"]["rare_start"]  # from the round's own samples
+    assert rare["threshold"] == 0.01 and 0 <= rare["negatives"] <= diag["critical_tokens"]["negatives"]
     assert diag["shares"]["kept"]["n"] == sum(d["kept"] for d in decisions)
     assert history[1]["critical_fire_rate"] == diag["critical_tokens"]["fire_rate"]
     seed_rows = read_jsonl(run_dir / "data" / "seed.jsonl")

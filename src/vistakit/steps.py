@@ -201,7 +201,7 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
                                          random.Random(batch_seed(ctx.cfg.seed, "pairs", t)))
     write_train_set(ctx, t, train_set)
     report = {"zero_positive_by_level": diagnostics.zero_positive_by_level(ctx.train, records),
-              "critical_tokens": diagnostics.critical_stats(ctx.round_dir(t) / "prefix"),
+              "critical_tokens": diagnostics.critical_stats(ctx.round_dir(t) / "prefix", records),
               "vas": diagnostics.vas_detection(decisions),
               "detectors": diagnostics.detectors(decisions),
               "shares": diagnostics.kept_shares(decisions),
@@ -378,5 +378,6 @@ def round_stats(ctx: Context, t: int) -> dict:
                  kept_grounded=shares.get("kept", {}).get("grounded"),
                  sample_no_look=diag.get("no_look", {}).get("sample", {}).get("samples"),
                  critical_fire_rate=crit.get("fire_rate"), critical_at_first_token=crit.get("at_first_token"),
+                 critical_at_first_token_usual_start=crit.get("rare_start", {}).get("usual_start_at_first_token"),
                  control_fire_rate=crit.get("control_grounded_correct", {}).get("fire_rate"))
     return stats

@@ -7,7 +7,7 @@
 - detectors: AUROCs of VAS, of the raw ratio and of a text-only detector (the response's first tokens) for
   positives made without looking, by the scene-truth and the two-pass label (`two_pass.py`);
 - the critical-token rule: its firing rate and position histogram on negatives and on a grounded-correct
-  control; shares of samples made without looking, and of kept positives grounded / looked.
+  control, and on negatives opening with a rare first token vs the rest; shares of samples made without looking, and of kept positives grounded / looked.
 """
 
 from __future__ import annotations
@@ -151,14 +151,40 @@ def _critical_summary(crit: list[dict]) -> dict:
             "position_histogram": position_histogram(found)}
 
 
-def critical_stats(prefix_dir: Path) -> dict:
+RARE_START = 0.01  # a first token fewer than this share of the round's sampled chains open with
+
+
+def rare_starts(crit: list[dict], samples: list[dict]) -> dict:
+    """The rule on negatives whose first token is rare (temperature sampling's tail: a stray byte, a
+    template token) and on the rest. A position-0 critical token on a rare start is a real first-token slip;
+    on a usual start it can be an artefact of the swapped prompt, which is what `at_first_token` was meant to
+    catch."""
+    sampled = [r for r in samples if r["source"] == "sample" and r["token_ids"]]
+    opens = defaultdict(int)
+    for r in sampled:
+        opens[r["token_ids"][0]] += 1
+    first = {(r["query_id"], r["sample"]): r["token_ids"][0] for r in sampled}
+    is_rare = [opens[first.get((c["query_id"], c["parent_sample"]))] < RARE_START * len(sampled) for c in crit]
+    rare = [c for c, r in zip(crit, is_rare) if r]
+    usual = [c for c, r in zip(crit, is_rare) if not r]
+    usual_found = [c["critical_index"] for c in usual if c["critical_index"] is not None]
+    return {"threshold": RARE_START, "negatives": len(rare), "share": len(rare) / len(crit) if crit else None,
+            "fire_rate": sum(c["critical_index"] is not None for c in rare) / len(rare) if rare else None,
+            "usual_start_fire_rate": len(usual_found) / len(usual) if usual else None,
+            "usual_start_at_first_token": sum(i == 0 for i in usual_found) / len(usual_found) if usual_found else None}
+
+
+def critical_stats(prefix_dir: Path, samples: list[dict] | None = None) -> dict:
     """The critical-token rule on the negatives, and on the grounded-correct control (`critical_control.jsonl`):
-    a rule that finds errors fires on far fewer of the control."""
+    a rule that finds errors fires on far fewer of the control. With the round's samples, also split by
+    whether the negative opens with a rare first token (`rare_starts`)."""
     path = prefix_dir / "critical.jsonl"
     if not path.exists():
         return {}
     crit = read_jsonl(path)
     out = {"negatives": len(crit), **_critical_summary(crit)}
+    if samples is not None:
+        out["rare_start"] = rare_starts(crit, samples)
     control = prefix_dir / "critical_control.jsonl"
     if control.exists():
         out["control_grounded_correct"] = _critical_summary(read_jsonl(control))
