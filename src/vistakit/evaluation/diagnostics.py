@@ -7,7 +7,8 @@
 - detectors: AUROCs of VAS, of the raw ratio and of a text-only detector (the response's first tokens) for
   positives made without looking, by the scene-truth and the two-pass label (`two_pass.py`);
 - the critical-token rule: its firing rate and position histogram on negatives and on a grounded-correct
-  control, and on negatives opening with a rare first token vs the rest; shares of samples made without looking, and of kept positives grounded / looked.
+  control, and on negatives opening with a rare first token vs the rest; shares of samples made without
+  looking, and of kept positives grounded / looked.
 """
 
 from __future__ import annotations
