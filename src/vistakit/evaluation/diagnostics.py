@@ -157,7 +157,7 @@ RARE_START = 0.01  # a first token fewer than this share of the round's sampled 
 
 def rare_starts(crit: list[dict], samples: list[dict]) -> dict:
     """The rule on negatives whose first token is rare (temperature sampling's tail: a stray byte, a
-    template token) and on the rest. A position-0 critical token on a rare start is a real first-token slip;
+    template token; an empty response counts as rare) and on the rest. A position-0 critical token on a rare start is a real first-token slip;
     on a usual start it can be an artefact of the swapped prompt, which is what `at_first_token` was meant to
     catch."""
     sampled = [r for r in samples if r["source"] == "sample" and r["token_ids"]]
