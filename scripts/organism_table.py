@@ -40,9 +40,11 @@ def prefix_grounded(round_dir: Path) -> float | None:
     return sum(d["grounded"] for d in rows) / len(rows) if rows else None
 
 
-def usual_start_at_token_0(round_dir: Path) -> float | None:
-    """Of the critical tokens on negatives with a usual first token, the share at position 0 (`rare_starts`),
-    from the round's files, so runs made before diagnostics.json held it have it too."""
+def usual_start_at_token_0(h: dict, round_dir: Path) -> float | None:
+    """Of the critical tokens on negatives with a usual first token, the share at position 0 (`rare_starts`):
+    the round's metrics, else from its files (runs made before diagnostics.json held it)."""
+    if "critical_at_first_token_usual_start" in h:
+        return h["critical_at_first_token_usual_start"]
     samples = round_dir / "sample" / "samples.jsonl"
     if not (round_dir / "prefix" / "critical.jsonl").exists() or not samples.exists():
         return None
@@ -103,7 +105,7 @@ def main(folders: list[str]) -> None:
                       f"{f(det.get('scene', {}).get('first_tokens'))} / {f(det.get('two_pass', {}).get('first_tokens'))} | "
                       f"{f(h.get('sample_no_look'), '.2f')} | {f(h.get('critical_fire_rate'), '.2f')} / "
                       f"{f(h.get('control_fire_rate'), '.2f')} | {f(h.get('critical_at_first_token'), '.2f')} / "
-                      f"{f(usual_start_at_token_0(run / f'round_{t}'), '.2f')} |")
+                      f"{f(usual_start_at_token_0(h, run / f'round_{t}'), '.2f')} |")
 
     print("\n| seed | model | true / shuffled / blank image | image reliance | swapped | p(first token) original → swapped | greedy no-look |")
     print("|" + "---|" * 7)

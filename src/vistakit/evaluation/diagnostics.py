@@ -157,22 +157,20 @@ RARE_START = 0.01  # a first token fewer than this share of the round's sampled 
 
 def rare_starts(crit: list[dict], samples: list[dict]) -> dict:
     """The rule on negatives whose first token is rare (temperature sampling's tail: a stray byte, a
-    template token; an empty response counts as rare) and on the rest. A position-0 critical token on a rare start is a real first-token slip;
-    on a usual start it can be an artefact of the swapped prompt, which is what `at_first_token` was meant to
-    catch."""
+    template token; an empty response counts as rare) and on the rest. A position-0 critical token on a rare
+    start is a real first-token slip; on a usual start it can be an artefact of the swapped prompt, which is
+    what `at_first_token` was meant to catch."""
     sampled = [r for r in samples if r["source"] == "sample" and r["token_ids"]]
     opens = defaultdict(int)
     for r in sampled:
         opens[r["token_ids"][0]] += 1
     first = {(r["query_id"], r["sample"]): r["token_ids"][0] for r in sampled}
     is_rare = [opens[first.get((c["query_id"], c["parent_sample"]))] < RARE_START * len(sampled) for c in crit]
-    rare = [c for c, r in zip(crit, is_rare) if r]
-    usual = [c for c, r in zip(crit, is_rare) if not r]
-    usual_found = [c["critical_index"] for c in usual if c["critical_index"] is not None]
-    return {"threshold": RARE_START, "negatives": len(rare), "share": len(rare) / len(crit) if crit else None,
-            "fire_rate": sum(c["critical_index"] is not None for c in rare) / len(rare) if rare else None,
-            "usual_start_fire_rate": len(usual_found) / len(usual) if usual else None,
-            "usual_start_at_first_token": sum(i == 0 for i in usual_found) / len(usual_found) if usual_found else None}
+    rare = _critical_summary([c for c, r in zip(crit, is_rare) if r])
+    usual = _critical_summary([c for c, r in zip(crit, is_rare) if not r])
+    return {"threshold": RARE_START, "negatives": rare["scored"], "share": rare["scored"] / len(crit) if crit else None,
+            "fire_rate": rare["fire_rate"], "usual_start_fire_rate": usual["fire_rate"],
+            "usual_start_at_first_token": usual["at_first_token"]}
 
 
 def critical_stats(prefix_dir: Path, samples: list[dict] | None = None) -> dict:
