@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from vistakit.cli import main
-from vistakit.config import RunConfig, describe
+from vistakit.config import ConfigError, RunConfig, describe, load_config, to_dict
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 
@@ -168,3 +169,17 @@ def test_demo_runs_methods_side_by_side_only_on_cpu(monkeypatch):
     assert _demo_jobs(3, {"rest-em": cuda}) == 3  # --jobs wins
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert _demo_jobs(None, {"rest-em": cpu, "vista-sft": cpu}) == 1
+
+
+def test_demo_keeps_a_methods_own_overrides_out_of_the_seed_model(tmp_path):
+    from vistakit.cli import _seed_overrides
+    from vistakit.loop import check_resume_config
+
+    preset = Path(__file__).parents[1] / "src" / "vistakit" / "presets" / "demo.yaml"
+    overrides = ["vre.train.epochs=3", "vista.resamples=2", "r3v.test_select=false", "sampling.temperature=0.7"]
+    assert _seed_overrides(overrides) == ["sampling.temperature=0.7"]
+    made = tmp_path / "config.yaml"  # a seed model's folder made by a plain demo
+    made.write_text(yaml.safe_dump(to_dict(load_config(preset, ["method=sft-seed"]))))
+    check_resume_config(made, to_dict(load_config(preset, ["method=sft-seed"] + _seed_overrides(overrides[:3]))))
+    with pytest.raises(ConfigError, match="vre.train"):  # what the demo did before: the folder was refused
+        check_resume_config(made, to_dict(load_config(preset, ["method=sft-seed"] + overrides[:1])))

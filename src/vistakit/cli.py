@@ -147,7 +147,8 @@ def cmd_demo(args) -> None:
     run_dir = Path(args.run_dir or f"runs/demo-seed{args.seed}")
     base = [f"seed={args.seed}", f"data.generator_seed={args.seed}"]
     start = time.time()
-    seed_cfg = load_config(preset, base + ["method=sft-seed", f"run_dir={run_dir / 'sft-seed'}"] + args.overrides)
+    seed_cfg = load_config(preset, base + ["method=sft-seed", f"run_dir={run_dir / 'sft-seed'}"]
+                           + _seed_overrides(args.overrides))
     seed_hist = run(seed_cfg)
     rows = [("sft-seed", seed_hist)]
     overrides = {method: base + [
@@ -185,6 +186,16 @@ def cmd_demo(args) -> None:
     figure = plot(rows, run_dir / "accuracy.png", chance)
     print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
           f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")
+
+
+METHOD_SECTIONS = ("vista.", "vre.", "r3v.")
+
+
+def _seed_overrides(overrides: list[str]) -> list[str]:
+    """The demo's overrides without those of a method's own section, which SFT-Seed never reads: with them its
+    run folder's config would differ, and `--method vre vre.train.epochs=3` could not reuse a seed model the
+    demo made before."""
+    return [o for o in overrides if not o.startswith(METHOD_SECTIONS)]
 
 
 def _demo_jobs(jobs: int | None, configs: dict[str, RunConfig]) -> int:
