@@ -312,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=None, help="methods run side by side after SFT-Seed, each in its own "
                    "process with its share of the threads; default: on CPU one per method, up to the cores (on 2 cores, "
                    "seed 0: the same figures as --jobs 1 to the digit, 14.3 min against 18.7), else 1")
-    p.add_argument("overrides", nargs="*")
+    p.add_argument("overrides", nargs="*", help="key=value over presets/demo.yaml, for every run but a method's "
+                   "own sections (vista.*, vre.*, r3v.*), which SFT-Seed's run does not get")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="greedy accuracy of a model on a split")
     p.add_argument("model")
