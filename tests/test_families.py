@@ -1,7 +1,7 @@
 """Every supported model family, each on a tiny random model built here: segment spans token by token,
 prompt rendering (system prompt, several images, the swapped query), VAS against eager attention, the
-critical-token pass against unpadded rows, generation that never emits an image placeholder, and
-`model.min_pixels` / `model.max_pixels`."""
+critical-token pass against unpadded rows, generation that never emits an image placeholder, an SFT step,
+`model.min_pixels` / `model.max_pixels`, and SmolVLM's image splitting."""
 
 import json
 import shutil
@@ -38,6 +38,8 @@ ONE_IMAGE = {
     "internvl": ["<img>"] + ["<IMG_CONTEXT>"] * 4 + ["</img>"],
     "llava": ["<image>"] * 4,
     "llava_onevision": ["<image>"] * 10,  # anyres: base 4 + one tile 4 + 2 newlines
+    # one 64 px square, 8 px patches, pixel shuffle by 4: 2 x 2 tokens between SmolVLM's markers
+    "idefics3": ["<fake_token_around_image>", "<global-img>"] + ["<image>"] * 4 + ["<fake_token_around_image>"],
 }
 TWO_IMAGES = {  # the vis runs of a two-image prompt
     "qwen2_vl": [ONE_IMAGE["qwen2_vl"] * 2],
@@ -46,12 +48,14 @@ TWO_IMAGES = {  # the vis runs of a two-image prompt
     "internvl": [ONE_IMAGE["internvl"]] * 2,  # "\n" between the images: ins
     "llava": [["<image>"] * 4] * 2,  # "\n" between the images: ins
     "llava_onevision": [["<image>"] * 10],  # several images: 4 + 1 newline each, touching
+    "idefics3": [ONE_IMAGE["idefics3"] * 2],  # touching: <fake_token_around_image><fake_token_around_image>
 }
 VISION_TOKENS = {f: set(ONE_IMAGE[f]) for f in FAMILIES}
 VISION_TOKENS["llava_onevision"] |= {"<video>"}
 VISION_TOKENS["internvl"] |= {"<video>"}
 for f in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
     VISION_TOKENS[f] |= {"<|video_pad|>"}
+VISION_TOKENS["idefics3"] |= {f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)}  # tiles
 
 INSTRUCTIONS = ["How many red shapes are there?", "Is there a green triangle?", "What color is the shape?"]
 RESPONSES = ["red circle at top left\ncount 1\nAnswer: 1", "Answer: no", "blue square at bottom right\nAnswer: blue"]
@@ -281,6 +285,29 @@ def test_processor_round_trips_and_loads_without_marker(family, tmp_path):
     assert type(load_processor(plain)) is type(processor)
 
 
+def test_sft_step_trains_the_language_model(family, tmp_path):
+    """One step of the loop's own SFT (`train_sft`: collator, SPEC's loss, save) on a batch holding both query
+    orders: every weight it moves is finite, the language model's among them, and the saved model reloads
+    with the family's processor."""
+    from vistakit.config import TrainConfig
+    from vistakit.training.sft import train_sft
+
+    name, path, model, processor = family
+    img = tmp_path / "im.png"
+    Image.new("RGB", (84, 84), COLOURS[0]).save(img)
+    examples = [{"instruction": INSTRUCTIONS[0], "images": [str(img)], "response": RESPONSES[0]},
+                {"instruction": INSTRUCTIONS[1], "images": [str(img)], "response": RESPONSES[1], "image_first": False}]
+    cfg = TrainConfig(epochs=1, learning_rate=1e-3, warmup_ratio=0.0, examples_per_device_batch=2,
+                      save_each_epoch=False)
+    trained, again = load(train_sft(path, examples, tmp_path / "sft", cfg))
+    assert type(again) is type(processor)
+    before = dict(model.named_parameters())
+    moved = {n for n, p in trained.named_parameters() if not torch.equal(p, before[n])}
+    assert all(torch.isfinite(p).all() for p in trained.parameters())
+    decoder = {n for n, _ in trained.named_parameters() if ".layers." in n and "vision" not in n and "visual" not in n}
+    assert moved & decoder, name
+
+
 @pytest.fixture(scope="module")
 def qwen_path(tmp_path_factory):
     return build_family_model("qwen2_5_vl", tmp_path_factory.mktemp("qwen_pixels"), CORPUS)
@@ -349,3 +376,42 @@ def test_plain_transformers_loads_a_saved_model_and_processes_an_image(family, t
         a = model.generate(**mine, max_new_tokens=4, do_sample=False)
         b = plain_model.generate(**theirs, max_new_tokens=4, do_sample=False)
     assert torch.equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def smolvlm(tmp_path_factory):
+    path = build_family_model("idefics3", tmp_path_factory.mktemp("smolvlm"), CORPUS)
+    model, processor = load(path)
+    return path, model.eval(), processor
+
+
+def test_smolvlm_split_image_is_tiles_then_global_view(smolvlm):
+    """SmolVLM-256M splits images by default (the tiny model does not): with splitting on, a 2:1 image goes to
+    128 x 64 px, two 64 px tiles in one row and a 64 px global view, 4 tokens each; the newlines after the row
+    are `ins`, and the model takes the 12 image tokens."""
+    from transformers import Idefics3Processor
+    from vistakit.models.tiny_families import smolvlm_image_processor
+
+    path, model, tiny = smolvlm
+    tok = tiny.tokenizer
+    processor = Idefics3Processor(smolvlm_image_processor(do_image_splitting=True), tok, image_seq_len=4,
+                                  chat_template=tiny.chat_template)
+    prompt = render_query(processor, INSTRUCTIONS[0])
+    assert prompt == "<|im_start|>User:<image>" + INSTRUCTIONS[0] + "<end_of_utterance>\nAssistant:"
+    image = [[Image.new("RGB", (168, 84), COLOURS[0])]]
+    batch = encode(processor, [prompt], image, [response_ids(tok, RESPONSES[0])])
+    assert batch.inputs["pixel_values"].shape == (1, 3, 3, 64, 64)  # tile, tile, global view
+    ids = batch.inputs["input_ids"][0]
+    toks = tok.convert_ids_to_tokens(ids.tolist())
+    fake, img = "<fake_token_around_image>", ["<image>"] * 4
+    row = [fake, "<row_1_col_1>", *img, fake, "<row_1_col_2>", *img]
+    view = [fake, "<global-img>", *img, fake]
+    newlines = tok.convert_ids_to_tokens(tok("\n\n", add_special_tokens=False)["input_ids"])
+    start = toks.index(fake)
+    assert toks[start:start + len(row) + len(newlines) + len(view)] == row + newlines + view
+    assert toks.count("<image>") == 12
+    (seg,) = batch.segments(vision_token_ids(model.config, tok))
+    assert [toks[a:z] for a, z in seg.vis] == [row, view]
+    assert seg.ins[0] == (seg.vis[0][1], seg.vis[1][0])  # the newlines between the row and the global view
+    masses = segment_masses(model, processor, [prompt], image, [response_ids(tok, RESPONSES[0])])
+    assert (masses > 0).all()

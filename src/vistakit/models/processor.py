@@ -2,8 +2,9 @@
 
 The stock processors of Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL and LLaVA-OneVision look up a video
 processor class, which needs torchvision; CPU installs here have none (and must not get one: NOTES.md). The
-subclasses in `processing_vistakit.py` take no video processor; LLaVA's own `LlavaProcessor` has none and
-is used as it is. `save_portable` writes them so that plain transformers loads them back
+subclasses in `processing_vistakit.py` take no video processor; LLaVA's own `LlavaProcessor` and Idefics3's
+`Idefics3Processor` (the SmolVLM-256M/500M/2B checkpoints') have none and are used as they are.
+`save_portable` writes them so that plain transformers loads them back
 (`AutoProcessor.from_pretrained(path, trust_remote_code=True)`): the processor config names the stock class
 (`processor_class`, what a machine with torchvision uses) and, in `auto_map`, the subclass in the copy of
 `processing_vistakit.py` saved beside it.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from transformers import AutoConfig, AutoProcessor, LlavaProcessor
+from transformers import AutoConfig, AutoProcessor, Idefics3Processor, LlavaProcessor
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.utils import is_torchvision_available
 
@@ -42,6 +43,7 @@ PROCESSORS = {
     "internvl": VistaInternVLProcessor,
     "llava": LlavaProcessor,
     "llava_onevision": VistaLlavaOnevisionProcessor,
+    "idefics3": Idefics3Processor,
 }
 _BY_NAME = {cls.__name__: cls for cls in PROCESSORS.values()}
 

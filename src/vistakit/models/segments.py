@@ -11,13 +11,16 @@ feature, and the family's start/end markers around it.
 | `internvl` | `<img>`, `<IMG_CONTEXT>` (repeated), `</img>` (and `<video>`) |
 | `llava` | `<image>` (repeated, no markers) |
 | `llava_onevision` | `<image>` (repeated, no markers), `<video>` |
+| `idefics3` (SmolVLM) | `<fake_token_around_image>`, `<global-img>`, `<image>` (repeated), `<row_i_col_j>` (tiles) |
 
 Several images: `vis` is made of the vision tokens only, one span per run of consecutive vision tokens
 (Qwen's `<|vision_end|><|vision_start|>` and LLaVA-OneVision's `<image><image>` touch, so two images make one
 run there; LLaVA-1.5's and InternVL's templates put a newline between images, so they make two). Text
 *between* two images (a newline, a "Picture 2:" label, interleaved words) is neither before the first image
 nor vision: it counts as `ins`, with the instruction after the last image. So sys + vis + ins still cover
-every prompt token, and VAS's vision mass is the mass on true vision tokens only.
+every prompt token, and VAS's vision mass is the mass on true vision tokens only. SmolVLM's images touch too
+(`...<fake_token_around_image><fake_token_around_image>...`); an image it splits into tiles makes one run per
+row of tiles and one for its global view, the processor's newlines after each row being text (`ins`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ def _internvl(config, tokenizer) -> set[int]:
     return {i for i in ids if i is not None and i != tokenizer.unk_token_id}
 
 
+def _idefics3(config, tokenizer) -> set[int]:
+    # As InternVL: the config knows only `<image>`; the markers around it and the tile names are tokenizer tokens
+    # (Idefics3Processor writes them as text: `<fake_token_around_image>`, `<global-img>`, `<row_1_col_1>` ...).
+    if tokenizer is None:
+        raise ValueError("Idefics3's <fake_token_around_image> / <global-img> markers are tokenizer tokens: pass "
+                         "the tokenizer")
+    markers = ["<fake_token_around_image>", "<global-img>"]
+    markers += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    ids = {config.image_token_id, *tokenizer.convert_tokens_to_ids(markers)}
+    return {i for i in ids if i is not None and i != tokenizer.unk_token_id}
+
+
 def _llava(config, tokenizer) -> set[int]:
     return {config.image_token_id}
 
@@ -62,11 +77,13 @@ VISION_TOKENS = {
     "internvl": _internvl,
     "llava": _llava,
     "llava_onevision": _llava_onevision,
+    "idefics3": _idefics3,
 }
 
 
 def vision_token_ids(config, tokenizer=None) -> frozenset[int]:
-    """The ids that form the image span for this model's family (`tokenizer` is needed by InternVL)."""
+    """The ids that form the image span for this model's family (`tokenizer` is needed by InternVL and
+    Idefics3)."""
     family = getattr(config, "model_type", None)
     if family not in VISION_TOKENS:
         raise NotImplementedError(

@@ -12,6 +12,8 @@ real one (LLaVA's and LLaVA-OneVision's render every image before the text, as t
 its default system prompt, Qwen3-VL's and InternVL's do not), and the family's processor without a video
 processor (`models/processor.py`). Images are small: 56 px (Qwen3-VL: 64 px) give 4 image tokens for
 Qwen-VL, InternVL and LLaVA, and 10 for a single LLaVA-OneVision image (anyres: base, one tile, newlines).
+SmolVLM (`idefics3`) resizes every image to one 64 px square (image splitting off), 4 image tokens between
+its `<fake_token_around_image><global-img>` ... `<fake_token_around_image>` markers.
 
 What is simplified: LLaVA's tokenizer adds no `<s>` (the real Llama tokenizer does); Qwen3-VL's template
 drops the tool-calling and thinking branches; no family has a video path.
@@ -26,6 +28,9 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3Processor,
     InternVLConfig,
     InternVLForConditionalGeneration,
     LlavaConfig,
@@ -42,6 +47,7 @@ from transformers import (
 )
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
@@ -58,7 +64,7 @@ from vistakit.models.tiny import SPECIAL_TOKENS as QWEN_TOKENS
 from vistakit.models.tiny import build_tokenizer
 from vistakit.tasks.shapes import build_split, corpus
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl", "llava", "llava_onevision")
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "internvl", "llava", "llava_onevision", "idefics3")
 
 # Qwen3-VL: no default system prompt; a system message is rendered only when given.
 QWEN3_VL_TEMPLATE = (
@@ -104,6 +110,19 @@ LLAVA_ONEVISION_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# HuggingFaceTB/SmolVLM-256M-Instruct (chat_template.json): one `<|im_start|>` opens the conversation, roles are
+# capitalised ("User:" before an image, "User: " before text), every turn ends `<end_of_utterance>\n`, no
+# default system prompt; content order is kept.
+SMOLVLM_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+# the tile markers of a split image (Idefics3Processor names a 6 x 6 grid at most)
+SMOLVLM_TILES = [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+
 
 @dataclass
 class FamilySpec:
@@ -145,6 +164,14 @@ TOKENS = {
     "llava_onevision": _Tokens(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"],
                                LLAVA_ONEVISION_TEMPLATE, ["system ", "user ", "assistant\n"], "<|im_end|>",
                                "<|endoftext|>", {"image_token": "<image>", "video_token": "<video>"}),
+    # SmolVLM's tokenizer: eos `<end_of_utterance>`, pad `<|im_end|>`, bos `<|im_start|>` (never added by itself)
+    "idefics3": _Tokens(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<fake_token_around_image>", "<image>",
+                         "<global-img>", "<end_of_utterance>"] + SMOLVLM_TILES,
+                        SMOLVLM_TEMPLATE, ["System: ", "User:", "User: ", "Assistant:"], "<end_of_utterance>",
+                        "<|im_end|>", {"bos_token": "<|im_start|>", "unk_token": "<|endoftext|>",
+                                       "image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
+                                       "global_image_token": "<global-img>",
+                                       "end_of_utterance_token": "<end_of_utterance>"}),
 }
 TOKENS["qwen2_5_vl"] = TOKENS["qwen2_vl"]
 
@@ -257,6 +284,30 @@ def _llava_onevision(spec, tok, ids, special):
     return LlavaOnevisionForConditionalGeneration(config), processor
 
 
+def smolvlm_image_processor(do_image_splitting: bool = False, tile: int = 64) -> Idefics3ImageProcessorPil:
+    """SmolVLM-256M's settings (mean/std 0.5) at a tiny size: without splitting every image becomes one `tile`
+    square; with it, the longest edge goes to 2 tiles and the image is cut into tiles plus a global view."""
+    return Idefics3ImageProcessorPil(do_image_splitting=do_image_splitting, size={"longest_edge": 2 * tile},
+                                     max_image_size={"longest_edge": tile}, image_mean=[0.5, 0.5, 0.5],
+                                     image_std=[0.5, 0.5, 0.5])
+
+
+def _idefics3(spec, tok, ids, special):
+    # SmolVLM-256M-Instruct is an Idefics3 checkpoint (model_type "idefics3") whose processor_config.json names
+    # Idefics3Processor (SmolVLM2 checkpoints are "smolvlm"). Its 512 px, 16 px patches, pixel shuffle by 4
+    # give 64 tokens per image; here 64 px, 8 px patches -> 8x8, shuffled by 4 -> 2x2 = 4 tokens.
+    config = Idefics3Config(
+        text_config=dict(model_type="llama", **_text(spec, len(tok), special)),
+        vision_config=dict(hidden_size=spec.vision_hidden_size, intermediate_size=2 * spec.vision_hidden_size,
+                           num_hidden_layers=spec.vision_layers, num_attention_heads=spec.vision_heads,
+                           image_size=64, patch_size=8),
+        image_token_id=ids["<image>"], scale_factor=4, **special,
+    )
+    # Idefics3Processor takes no video processor: the stock class works without torchvision
+    processor = Idefics3Processor(smolvlm_image_processor(), tok, image_seq_len=4, chat_template=tok.chat_template)
+    return Idefics3ForConditionalGeneration(config), processor
+
+
 BUILDERS = {
     "qwen2_vl": _qwen2_vl,
     "qwen2_5_vl": _qwen2_5_vl,
@@ -264,6 +315,7 @@ BUILDERS = {
     "internvl": _internvl,
     "llava": _llava,
     "llava_onevision": _llava_onevision,
+    "idefics3": _idefics3,
 }
 
 
