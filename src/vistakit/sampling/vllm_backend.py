@@ -68,7 +68,7 @@ class VLLMBackend:
             gc_eos = None
         eos = gc_eos if isinstance(gc_eos, list) else [gc_eos]
         self.stop_ids = {i for i in eos + [tok.eos_token_id] if i is not None}
-        self.suppressed = sorted(vision_token_ids(config))
+        self.suppressed = sorted(vision_token_ids(config, tok))
         self.bad_words = tok.convert_ids_to_tokens(self.suppressed)
         for word, i in zip(self.bad_words, self.suppressed):  # vLLM tokenizes bad words with this tokenizer
             if tok.encode(word, add_special_tokens=False) != [i]:

@@ -132,7 +132,7 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         max_grad_norm=s.max_grad_norm, beta=s.beta, loss_type=s.loss_type, scale_rewards=s.scale_rewards,
         reward_weights=list(s.reward_weights), temperature=s.temperature, top_p=1.0, top_k=0,
         repetition_penalty=1.0, max_completion_length=max_new_tokens,
-        generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config))},
+        generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config, processor.tokenizer))},
         # TRL defaults bf16 to True, which on CPU runs the policy's log-probs under bf16 autocast: say it
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
         save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, **trainer_arguments(tracking),
