@@ -39,7 +39,8 @@ def test_different_seed_or_split_differs():
 
 
 def test_rows_are_json_and_have_the_shared_schema(rows):
-    keys = {"id", "task", "split", "level", "image", "question", "answer", "answer_type", "cot", "cot_source", "scene"}
+    keys = {"id", "task", "split", "level", "image", "question", "answer", "answer_type", "cot", "cot_source", "scene",
+            "caption"}
     for r in rows:
         assert set(r) == keys
         assert json.loads(json.dumps(r)) == r
@@ -135,3 +136,11 @@ def test_corpus_covers_prompts_and_chains(rows):
     texts = corpus(rows[:3])
     assert texts[0] == question_prompt(rows[0]["question"]) and texts[1] == rows[0]["cot"]
     assert len(texts) == 6
+
+
+def test_caption_names_every_object_in_reading_order():
+    from vistakit.tasks.shapes import caption
+
+    scene = {"objects": [{"color": "red", "shape": "circle", "row": 0, "col": 1},
+                         {"color": "blue", "shape": "square", "row": 2, "col": 0}]}
+    assert caption(scene) == "Objects: red circle, blue square."

@@ -140,11 +140,12 @@ def dry_run(cfg: RunConfig) -> list[str]:
 
 
 def cmd_demo(args) -> None:
-    """SFT-Seed on the embedded tiny model, then the method from that seed model, sharing round 0."""
+    """SFT-Seed on the organism (the embedded tiny model, or the model of pretrained parts), then the method
+    from that seed model, sharing round 0."""
     from vistakit.loop import run
 
-    preset = resources.files("vistakit.presets") / "demo.yaml"
-    run_dir = Path(args.run_dir or f"runs/demo-seed{args.seed}")
+    preset = resources.files("vistakit.presets") / ORGANISMS[args.organism]
+    run_dir = Path(args.run_dir or f"runs/{preset.name.removesuffix('.yaml')}-seed{args.seed}")
     base = [f"seed={args.seed}", f"data.generator_seed={args.seed}"]
     start = time.time()
     seed_cfg = load_config(preset, base + ["method=sft-seed", f"run_dir={run_dir / 'sft-seed'}"]
@@ -154,7 +155,7 @@ def cmd_demo(args) -> None:
     overrides = {method: base + [
         f"method={method}", f"run_dir={run_dir / method}", "seed_sft=false",
         f"model.base={seed_hist[0]['model']}", f"data.path={run_dir / 'sft-seed' / 'data'}",
-    ] + _method_preset(method) + args.overrides for method in args.method.split(",")}
+    ] + _method_preset(method, args.organism) + args.overrides for method in args.method.split(",")}
     configs = {method: load_config(preset, o) for method, o in overrides.items()}
     jobs = _demo_jobs(args.jobs, configs)
     if jobs > 1:
@@ -189,6 +190,9 @@ def cmd_demo(args) -> None:
 
 
 METHOD_SECTIONS = ("vista.", "vre.", "r3v.")
+# `demo --organism`: its preset. tiny: a 1M-parameter Qwen2.5-VL from random weights (minutes); smol: a VLM of
+# pretrained parts (SmolLM2-135M + DINOv2-S, needs the parts installed; its seed model takes about an hour)
+ORGANISMS = {"tiny": "demo.yaml", "smol": "smol.yaml"}
 
 
 def _seed_overrides(overrides: list[str]) -> list[str]:
@@ -210,12 +214,12 @@ def _demo_jobs(jobs: int | None, configs: dict[str, RunConfig]) -> int:
     return min(len(configs), cpu_threads())
 
 
-def _method_preset(method: str) -> list[str]:
-    """`presets/demo-<method>.yaml`, if there is one, as overrides for that method's run only (so the shared
-    preset, and the run folders of the other methods, stay as they were)."""
+def _method_preset(method: str, organism: str = "tiny") -> list[str]:
+    """`presets/<organism's preset>-<method>.yaml` (demo-vre.yaml), if there is one, as overrides for that
+    method's run only (so the shared preset, and the run folders of the other methods, stay as they were)."""
     import yaml
 
-    f = resources.files("vistakit.presets") / f"demo-{method}.yaml"
+    f = resources.files("vistakit.presets") / ORGANISMS[organism].replace(".yaml", f"-{method}.yaml")
     if not f.is_file():
         return []
 
@@ -308,11 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the embedded default: tiny Qwen2.5-VL on the synthetic shapes task")
     p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--run-dir", default=None)
+    p.add_argument("--organism", choices=sorted(ORGANISMS), default="tiny",
+                   help="tiny: the embedded 1M-parameter Qwen2.5-VL trained from random weights (presets/demo.yaml, "
+                   "minutes); smol: a VLM of pretrained parts, SmolLM2-135M-Instruct + DINOv2-S/14 (presets/smol.yaml; "
+                   "install the parts first, README)")
+    p.add_argument("--run-dir", default=None, help="default: runs/demo-seed<N> (tiny), runs/smol-seed<N> (smol)")
     p.add_argument("--jobs", type=int, default=None, help="methods run side by side after SFT-Seed, each in its own "
                    "process with its share of the threads; default: on CPU one per method, up to the cores (on 2 cores, "
                    "seed 0: the same figures as --jobs 1 to the digit, 14.3 min against 18.7), else 1")
-    p.add_argument("overrides", nargs="*", help="key=value over presets/demo.yaml, for every run but a method's "
+    p.add_argument("overrides", nargs="*", help="key=value over the organism's preset, for every run but a method's "
                    "own sections (vista.*, vre.*, r3v.*), which SFT-Seed's run does not get")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="greedy accuracy of a model on a split")

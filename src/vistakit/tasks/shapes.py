@@ -307,8 +307,14 @@ def build_split(seed: int, split: str, n: int, levels: tuple[int, ...] = (1, 2, 
         rows.append({"id": row_id, "task": "shapes", "split": split, "level": level,
                      "image": f"images/{row_id}.png", "question": q.question, "answer": q.answer,
                      "answer_type": q.answer_type, "cot": q.guess_cot if guess else q.cot,
-                     "cot_source": "guess" if guess else "look", "scene": scene})
+                     "cot_source": "guess" if guess else "look", "scene": scene, "caption": caption(scene)})
     return rows
+
+
+def caption(scene: Scene) -> str:
+    """The scene in words, objects in reading order: what round 0's alignment (`align_epochs`) teaches a
+    pretrained VLM's new projector to say ("Objects: red circle, blue square.")."""
+    return "Objects: " + ", ".join(f"{o['color']} {o['shape']}" for o in scene["objects"]) + "."
 
 
 def write_dataset(out_dir: str | Path, seed: int, n_train: int, n_seed: int, n_test: int,
