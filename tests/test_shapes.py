@@ -40,7 +40,7 @@ def test_different_seed_or_split_differs():
 
 def test_rows_are_json_and_have_the_shared_schema(rows):
     keys = {"id", "task", "split", "level", "image", "question", "answer", "answer_type", "cot", "cot_source", "scene",
-            "caption"}
+            "caption", "prior_answer"}
     for r in rows:
         assert set(r) == keys
         assert json.loads(json.dumps(r)) == r
@@ -144,3 +144,20 @@ def test_caption_names_every_object_in_reading_order():
     scene = {"objects": [{"color": "red", "shape": "circle", "row": 0, "col": 1},
                          {"color": "blue", "shape": "square", "row": 2, "col": 0}]}
     assert caption(scene) == "Objects: red circle, blue square."
+
+
+def test_prior_label_marks_the_answer_the_question_suggests_against_the_image():
+    from vistakit.tasks.data import Query
+    from vistakit.tasks.labels import label_response
+    from vistakit.tasks.shapes import build_split, typical_count
+
+    q = Query(id="q", question="How many red shapes are there?", answer="3", images=[], task="shapes",
+              answer_type="number", extra={"prior_answer": "1"})
+    assert label_response(q, "red shapes: 1\nAnswer: 1")["prior"] is True  # followed the prior, against the image
+    assert label_response(q, "red shapes: 3\nAnswer: 3")["prior"] is False
+    assert label_response(q, "no answer line")["prior"] is False
+    agree = Query(id="q", question="How many red shapes are there?", answer="1", images=[], task="shapes",
+                  answer_type="number", extra={"prior_answer": "1"})
+    assert "prior" not in label_response(agree, "Answer: 1")  # prior and image agree: nothing to tell
+    rows = {r["question"]: r for r in build_split(0, "test", 300) if r["question"] == "How many red shapes are there?"}
+    assert rows["How many red shapes are there?"]["prior_answer"] == str(typical_count("red"))

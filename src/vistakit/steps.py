@@ -232,6 +232,7 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
               "detectors": diagnostics.detectors(decisions),
               "shares": diagnostics.kept_shares(decisions),
               "no_look": diagnostics.no_look_rates(records),
+              "prior": diagnostics.no_look_rates(records, "prior"),
               "reasons": {r: sum(d["reason"] == r for d in decisions) for r in sorted({d["reason"] for d in decisions})},
               "kept_by_source": {s: sum(d["kept"] and d["source"] == s for d in decisions)
                                  for s in sorted({d["source"] for d in decisions})}}
@@ -403,6 +404,7 @@ def round_stats(ctx: Context, t: int) -> dict:
                  positives_grounded=shares.get("positives", {}).get("grounded"),
                  kept_grounded=shares.get("kept", {}).get("grounded"),
                  sample_no_look=diag.get("no_look", {}).get("sample", {}).get("samples"),
+                 sample_prior=diag.get("prior", {}).get("sample", {}).get("samples"),
                  critical_fire_rate=crit.get("fire_rate"), critical_at_first_token=crit.get("at_first_token"),
                  critical_at_first_token_usual_start=crit.get("rare_start", {}).get("usual_start_at_first_token"),
                  control_fire_rate=crit.get("control_grounded_correct", {}).get("fire_rate"))

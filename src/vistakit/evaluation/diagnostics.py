@@ -101,15 +101,16 @@ def kept_shares(decisions: list[dict]) -> dict:
     return out
 
 
-def no_look_rates(records: list[dict]) -> dict:
-    """Per source: the share of samples the task labels as made without looking, of all and of the correct."""
+def no_look_rates(records: list[dict], key: str = "no_look") -> dict:
+    """Per source: the share of samples the task labels as made without looking, of all and of the correct
+    (`key` "prior": the share that gave the question's prior answer where the image says otherwise)."""
     out = {}
     for source in sorted({r["source"] for r in records}):
-        rows = [r for r in records if r["source"] == source and r.get("no_look") is not None]
+        rows = [r for r in records if r["source"] == source and r.get(key) is not None]
         if rows:
             correct = [r for r in rows if r["correct"]]
-            out[source] = {"samples": sum(r["no_look"] for r in rows) / len(rows),
-                           "correct": sum(r["no_look"] for r in correct) / len(correct) if correct else None}
+            out[source] = {"samples": sum(r[key] for r in rows) / len(rows),
+                           "correct": sum(r[key] for r in correct) / len(correct) if correct else None}
     return out
 
 

@@ -95,6 +95,8 @@ def probe_model(backend, processor, queries: list[Query], out_dir: Path, *, max_
         "swap_gap": acc["true"] - acc["swapped"],
         "first_token_prob": {k: sum(v) / len(v) for k, v in p.items()},
         "no_look_rate": {c: _rate(rs, "no_look") for c, rs in records.items()},
+        # of the queries whose question suggests a wrong answer (rows with a prior_answer), the share answered so
+        "prior_rate": {c: _rate(rs, "prior") for c, rs in records.items()},
         "grounded_rate_of_correct": _rate([r for r in records["true"] if r["correct"]], "grounded"),
     }
     write_json(done, result)

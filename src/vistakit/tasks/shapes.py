@@ -307,7 +307,8 @@ def build_split(seed: int, split: str, n: int, levels: tuple[int, ...] = (1, 2, 
         rows.append({"id": row_id, "task": "shapes", "split": split, "level": level,
                      "image": f"images/{row_id}.png", "question": q.question, "answer": q.answer,
                      "answer_type": q.answer_type, "cot": q.guess_cot if guess else q.cot,
-                     "cot_source": "guess" if guess else "look", "scene": scene, "caption": caption(scene)})
+                     "cot_source": "guess" if guess else "look", "scene": scene, "caption": caption(scene),
+                     "prior_answer": q.guess[-1].removeprefix("Answer: ") if q.guess else None})
     return rows
 
 
