@@ -47,6 +47,18 @@ def test_demo_preset_loads():
     assert cfg.model.base == "tiny"
 
 
+def test_smol_preset_is_the_pretrained_organism_and_demo_finds_it():
+    from importlib import resources
+
+    from vistakit.cli import ORGANISMS, _method_preset
+
+    cfg = load_config(resources.files("vistakit.presets") / ORGANISMS["smol"])
+    assert cfg.model.base == "smol" and cfg.align_epochs > 0 and cfg.data.no_look_share == 0.0
+    assert cfg.seed_train.frozen == ["vision_tower"] and cfg.train.frozen == ["vision_tower", "projector"]
+    assert _method_preset("vre", "smol") == []  # no smol-vre.yaml: demo-vre.yaml is the tiny organism's only
+    assert _method_preset("vre", "tiny") != []
+
+
 def test_resume_refuses_another_config_but_not_a_new_default(tmp_path):
     import yaml
 

@@ -38,13 +38,15 @@ def table(rows: list[tuple[str, list[dict]]]) -> str:
 def diagnostics_table(rows: list[tuple[str, list[dict]]]) -> str:
     """The model-organism diagnostics per (method, round): does the model look (greedy accuracy with the true /
     another query's / a blank image), does it know the swapped query (accuracy, p(first token) original ->
-    swapped), how many of its samples were made without looking, and, for the VISTA steps, the critical-token
+    swapped), how many of its samples were made without looking (the task's marker) and how many gave the
+    answer the question alone suggests where the image says otherwise (round t's samples / M_t's greedy
+    answers with the true image), and, for the VISTA steps, the critical-token
     rule on negatives vs the grounded-correct control, the grounded share of positives before -> after the
     filter and the detectors' AUROCs (VAS by the scene truth and by the two-pass label; the text-only
     first-tokens detector by the two-pass label). Probes and sampling of round t use M_t and M_{t-1}."""
     f = lambda v, spec=".2f": "-" if v is None else format(v, spec)
     head = (f"{'method':<11} {'round':>5} {'true/shuf/blank':>15} {'swapped':>7} {'p1 orig->swap':>13} "
-            f"{'no-look':>7} {'crit fires neg/ctrl':>19} {'at tok0':>7} {'grounded pos->kept':>18} "
+            f"{'no-look':>7} {'prior smp/greedy':>16} {'crit fires neg/ctrl':>19} {'at tok0':>7} {'grounded pos->kept':>18} "
             f"{'VAS AUROC scene/2p':>18} {'text 2p':>7}")
     lines = [head, "-" * len(head)]
     for name, hist in rows:
@@ -57,9 +59,10 @@ def diagnostics_table(rows: list[tuple[str, list[dict]]]) -> str:
                         if h.get("positives_grounded") is not None else "-")
             auc = (f"{f(h.get('vas_auroc'), '.3f')}/{f(h.get('vas_auroc_two_pass'), '.3f')}"
                    if h.get("vas_auroc") is not None or h.get("vas_auroc_two_pass") is not None else "-")
+            prior = f"{f(h.get('sample_prior'))}/{f(p.get('prior_rate', {}).get('true'))}"
             lines.append(f"{name:<11} {h['round']:>5} {looks:>15} {f(acc.get('swapped')):>7} "
                          f"{f(p1.get('original')) + '->' + f(p1.get('swapped')) if p1 else '-':>13} "
-                         f"{f(h.get('sample_no_look')):>7} {fires:>19} {f(h.get('critical_at_first_token')):>7} "
+                         f"{f(h.get('sample_no_look')):>7} {prior:>16} {fires:>19} {f(h.get('critical_at_first_token')):>7} "
                          f"{grounded:>18} {auc:>18} {f(h.get('first_tokens_auroc_two_pass'), '.3f'):>7}")
     return "\n".join(lines)
 
