@@ -83,6 +83,10 @@ def test_vista_steps_ran_on_benchmark_data(run):
     assert len(samples) == 9 * 2  # K=2 per train query
     decisions = read_jsonl(r1 / "select" / "decisions.jsonl")
     assert len(decisions) >= len(samples)  # + prefix resamples of the negatives
+    # the decision log names the verdict the loop acted on (verify.mode) and the rule behind both verdicts
+    assert all(d["verify_mode"] == "train" and {"rule_official", "rule_train", "correct_official"} <= d.keys()
+               for d in decisions)
+    assert all(s["verify_mode"] == "official" for s in read_jsonl(r1 / "eval" / "chartqa" / "samples.jsonl"))
     diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
     assert set(diag["zero_positive_by_level"]) == {"slake", "vqa-rad", "geometry3k"}  # per benchmark
 

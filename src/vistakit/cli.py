@@ -3,7 +3,8 @@ field: dotted name, type, value, help), `vistakit demo`, `vistakit eval MODEL --
 `vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
 step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`), `vistakit
 sample-shard STEP_DIR [--rank R --world N]` (one shard of a sampling step; `workers.*`), `vistakit report
-RUN_DIR` (the run's report.md and report.html, from its files).
+RUN_DIR` (the run's report.md and report.html, from its files), `vistakit verify-check FILE.jsonl` (both
+verdicts, official and train, of model responses, and their agreement per task).
 
 The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
 transformers, PIL, and every vistakit module that imports them) into the command functions, so that
@@ -293,6 +294,12 @@ def cmd_report(args) -> None:
         print(path)
 
 
+def cmd_verify_check(args) -> None:
+    from vistakit.tasks.verify_check import check_rows, format_report, read_rows
+
+    print(format_report(check_rows(read_rows(Path(args.file), args.task)), only_differing=args.differing))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -355,6 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="(re)write RUN_DIR/report.md and report.html from the run folder's files")
     p.add_argument("run_dir")
     p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("verify-check", help="both verdicts (official, train) of each row of a JSONL file of "
+                       "{task, response, gold[, answer_type, choices, label]} and their agreement per task "
+                       "(docs/verification.md)")
+    p.add_argument("file")
+    p.add_argument("--task", default=None, help="task of the rows without a 'task' field")
+    p.add_argument("--differing", action="store_true", help="list only the rows where the verdicts differ or "
+                   "one disagrees with the row's label (the table still counts every row)")
+    p.set_defaults(fn=cmd_verify_check)
     args, extra = parser.parse_known_args(argv)
     if args.command in ("run", "config") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides += extra  # overrides after an option (`run C --dry-run a=1`): argparse leaves them over

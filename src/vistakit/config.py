@@ -173,6 +173,16 @@ class DataConfig:
     max_queries_per_set: int | None = field(default=None, metadata={"help": "keep the first N rows of each benchmark split vistakit converts (quick trials)", "min": 1})
 
 
+# vistakit.tasks.verify.MODES: the benchmark's reference scorer, or it plus the equivalent forms a grader accepts
+VerifyMode = Literal["train", "official"]
+
+
+@dataclass
+class VerifyConfig:
+    mode: VerifyMode = field(default="train", metadata={"help": "the verdict the loop acts on (which samples are kept, which negatives VISTA resamples, STaR's unsolved queries, VRE's partition and GRPO accuracy reward): train (the official scorer, plus the forms a careful grader accepts: `1,200`, `$12`, `Nope`, a bare `B`, number words; hedges rejected) | official (the benchmark's reference scorer). Both verdicts and their rules are recorded with every sample of a benchmark task (docs/verification.md)"})
+    eval_mode: VerifyMode = field(default="official", metadata={"help": "the verdict evaluation and the probes report: official (the benchmark's reference scorer, the number papers report) | train"})
+
+
 @dataclass
 class SamplingConfig:
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "hf (transformers generate) | vllm (GPU, the 'vllm' extra; settings under sampling.vllm)"})
@@ -267,6 +277,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "M_0 and how every model of the run is loaded"})
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "the queries: a data folder, the papers' benchmarks or the synthetic task"})
     sampling: SamplingConfig = field(default_factory=SamplingConfig, metadata={"help": "K samples per training query from M_{t-1}"})
+    verify: VerifyConfig = field(default_factory=VerifyConfig, metadata={"help": "which verdict (official or train) decides what the loop keeps and what evaluation reports"})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "each round's training step (SFT, or DPO+NLL for vista-dpo) from M_0"})
     vista: VistaConfig = field(default_factory=VistaConfig, metadata={"help": "VISTA's prefix resampling and VAS filter"})
     vre: VreConfig = field(default_factory=VreConfig, metadata={"help": "VRE: reflections, partitioning, GRPO"})

@@ -146,7 +146,7 @@ def seed_rows(seed: list[Query], instruction_first: float, run_seed: int) -> lis
 def _common(ctx: Context) -> dict:
     s = ctx.cfg.sampling
     return dict(temperature=s.temperature, max_new_tokens=s.max_new_tokens, queries_per_batch=s.queries_per_batch,
-                system=ctx.system)
+                system=ctx.system, verify_mode=ctx.cfg.verify.mode)
 
 
 def sample(ctx: Context, t: int) -> list[dict]:
@@ -188,7 +188,9 @@ def prefix_resample(ctx: Context, t: int, records: list[dict]) -> list[dict]:
 def select(ctx: Context, records: list[dict], dedup: bool = False) -> list[dict]:
     """Every sample with its decision: kept, or why not (incorrect, unfinished, duplicate; with the
     oracle_grounded diagnostic, ungrounded). `dedup` is the method's default; the config's `dedup`, when set,
-    wins."""
+    wins. Each decision names the verdict it acted on (`verify_mode`; a benchmark sample's label also holds both
+    verdicts and the rule behind each: `vistakit.tasks.labels`)."""
+    records = [r if "verify_mode" in r else {**r, "verify_mode": ctx.cfg.verify.mode} for r in records]
     decisions = select_correct(records, dedup if ctx.cfg.dedup is None else ctx.cfg.dedup)
     return drop_ungrounded(decisions) if ctx.cfg.oracle_grounded else decisions
 
@@ -233,6 +235,7 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
               "shares": diagnostics.kept_shares(decisions),
               "no_look": diagnostics.no_look_rates(records),
               "prior": diagnostics.no_look_rates(records, "prior"),
+              "verify": diagnostics.verdict_modes(decisions),
               "reasons": {r: sum(d["reason"] == r for d in decisions) for r in sorted({d["reason"] for d in decisions})},
               "kept_by_source": {s: sum(d["kept"] and d["source"] == s for d in decisions)
                                  for s in sorted({d["source"] for d in decisions})}}
@@ -356,7 +359,8 @@ def evaluate(ctx: Context, t: int, model: str, folder: str = "eval") -> dict:
     if (out / "metrics.json").exists():  # written last and atomically: resumed, no need to load the model
         return json.loads((out / "metrics.json").read_text())
     backend = sampler(ctx, model)
-    kwargs = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=ctx.system)
+    kwargs = dict(max_new_tokens=e.max_new_tokens, queries_per_batch=e.queries_per_batch, system=ctx.system,
+                  verify_mode=ctx.cfg.verify.eval_mode)
     if isinstance(ctx.test, dict):  # named evaluation sets (benchmarks), each in round_t/eval/<set>/
         in_domain = {name for name in ctx.test if parse_eval_set(name)[0] in ctx.cfg.data.train_sets}
         return evaluate_sets(backend, backend.processor, ctx.test, out, in_domain=in_domain, **kwargs)
@@ -373,7 +377,7 @@ def probe(ctx: Context, t: int, model: str) -> dict:
         backend = ctx.engine.open(model)
         probe_model(backend, backend.processor, eval_queries(ctx.test)[:n], out,
                     max_new_tokens=ctx.cfg.eval.max_new_tokens, queries_per_batch=ctx.cfg.eval.queries_per_batch,
-                    system=ctx.system, scorer=ctx.engine.scorer)
+                    system=ctx.system, scorer=ctx.engine.scorer, verify_mode=ctx.cfg.verify.eval_mode)
     return {"probes": json.loads((out / "probes.json").read_text())}
 
 

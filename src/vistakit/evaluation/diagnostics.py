@@ -35,6 +35,25 @@ def zero_positive_by_level(queries, records: list[dict]) -> dict:
     return dict(sorted(out.items()))
 
 
+def verdict_modes(decisions: list[dict]) -> dict:
+    """Where the official and the train verdicts differ (decisions of benchmark tasks, which carry both):
+    how many samples each accepts, how many only one does, how many kept samples only the train verdict
+    accepted, and the train rules behind those; {} when no decision carries both."""
+    both = [d for d in decisions if "correct_train" in d]
+    if not both:
+        return {}
+    train_only = [d for d in both if d["correct_train"] and not d["correct_official"]]
+    rules: dict[str, int] = defaultdict(int)
+    for d in train_only:
+        rules[d.get("rule_train")] += 1
+    return {"samples": len(both), "official_correct": sum(d["correct_official"] for d in both),
+            "train_correct": sum(d["correct_train"] for d in both),
+            "train_only": len(train_only),
+            "official_only": sum(d["correct_official"] and not d["correct_train"] for d in both),
+            "kept_train_only": sum(d["kept"] for d in train_only),
+            "train_only_rules": dict(sorted(rules.items(), key=lambda kv: (-kv[1], str(kv[0]))))}
+
+
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
     """P(score of a positive label > score of a negative label), ties counting half (Mann-Whitney)."""
     pos = [s for s, y in zip(scores, labels) if y]

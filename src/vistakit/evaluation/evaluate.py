@@ -57,13 +57,15 @@ def _field(query: Query, name: str):
 
 
 def evaluate(backend, processor, queries: list[Query], out_dir: Path, *, max_new_tokens: int,
-             queries_per_batch: int, system: str | None = None) -> dict:
+             queries_per_batch: int, system: str | None = None, verify_mode: str = "official") -> dict:
+    """Greedy answers to `queries` into `out_dir` and their metrics; `verify_mode` picks the verdict counted
+    (config verify.eval_mode: the benchmark's official scorer by default, the number papers report)."""
     by, headline = _grouping(queries)
     extra = None if by == "level" else [{by: _field(q, by)} for q in queries]  # the group value beside each record
     records = sample_queries(
         backend, processor, queries, out_dir, samples_per_query=1, temperature=0.0,
         max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=0,
-        system=system, source="eval", desc="evaluating", extra=extra,
+        system=system, source="eval", desc="evaluating", extra=extra, verify_mode=verify_mode,
     )
     metrics = summarize(records, by, headline)
     write_json(out_dir / "metrics.json", metrics)

@@ -69,8 +69,9 @@ def _rate(records: list[dict], key: str) -> float | None:
 
 
 def probe_model(backend, processor, queries: list[Query], out_dir: Path, *, max_new_tokens: int,
-                queries_per_batch: int, system: str | None = None, scorer=None) -> dict:
-    """Every probe of one model on `queries`; resumes per condition (each is a sampling step)."""
+                queries_per_batch: int, system: str | None = None, scorer=None, verify_mode: str = "official") -> dict:
+    """Every probe of one model on `queries`; resumes per condition (each is a sampling step). `verify_mode`:
+    the verdict the accuracies count (config verify.eval_mode)."""
     done = out_dir / "probes.json"
     if done.exists():
         return json.loads(done.read_text())
@@ -80,7 +81,8 @@ def probe_model(backend, processor, queries: list[Query], out_dir: Path, *, max_
         records[condition] = sample_queries(
             backend, processor, probe_queries(queries, condition, blank), out_dir / condition, samples_per_query=1,
             temperature=0.0, max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=0,
-            system=system, source="probe", desc=f"probe: {condition}", image_first=condition != "swapped")
+            system=system, source="probe", desc=f"probe: {condition}", image_first=condition != "swapped",
+            verify_mode=verify_mode)
     acc = {c: sum(r["correct"] for r in rs) / len(rs) for c, rs in records.items()}
     eos = processor.tokenizer.eos_token_id
     first = [r["token_ids"][0] if r["token_ids"] else eos for r in records["true"]]

@@ -19,7 +19,7 @@ def hinted_instruction(query: Query) -> str:
 
 def rationalize(backend, processor, queries: list[Query], records: list[dict], out_dir: Path, *,
                 samples_per_query: int, temperature: float, max_new_tokens: int, queries_per_batch: int,
-                seed: int, system: str | None = None) -> list[dict]:
+                seed: int, system: str | None = None, verify_mode: str = "official") -> list[dict]:
     solved = {r["query_id"] for r in records if r["correct"] and r.get("finished", True)}
     failed = [q for q in queries if q.id not in solved]
     if not failed:
@@ -29,5 +29,5 @@ def rationalize(backend, processor, queries: list[Query], records: list[dict], o
         backend, processor, failed, out_dir, samples_per_query=samples_per_query, temperature=temperature,
         max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=seed,
         instructions=[hinted_instruction(q) for q in failed], system=system, source="rationalization",
-        desc="rationalising",
+        desc="rationalising", verify_mode=verify_mode,
     )

@@ -69,11 +69,13 @@ def sample_queries(
     extra: list[dict] | None = None,
     image_first: bool = True,
     shard: tuple[int, int] | None = None,
+    verify_mode: str = "official",
 ) -> list[dict]:
     """Sample, label and save; returns every record. `instructions` overrides the prompt text per query;
     `prefixes[i]` are response tokens every sample of query i continues; `extra[i]` joins its records;
     `image_first=False` samples from the swapped query (instruction before image). `shard=(rank, world)`:
-    write only this shard's batch files and return [] (no merge; vistakit.shards merges)."""
+    write only this shard's batch files and return [] (no merge; vistakit.shards merges). `verify_mode`: the
+    verdict that is each record's `correct` (official, or train: `vistakit.tasks.labels`)."""
     if is_done(out_dir):
         return read_jsonl(out_dir / "samples.jsonl")
     if shard is None and hasattr(backend, "run_sharded"):  # vistakit.shards.Shards: the same call over N shards
@@ -81,7 +83,7 @@ def sample_queries(
             queries, out_dir, samples_per_query=samples_per_query, temperature=temperature,
             max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=seed,
             instructions=instructions, system=system, source=source, desc=desc, prefixes=prefixes, extra=extra,
-            image_first=image_first)
+            image_first=image_first, verify_mode=verify_mode)
     rank, world = shard or (0, 1)
     instructions = instructions or [instruction_for(q) for q in queries]
     batches = [(b, range(i, min(i + queries_per_batch, len(queries))))
@@ -103,7 +105,7 @@ def sample_queries(
                     "response": g.text, "token_ids": g.token_ids, "n_tokens": len(g.token_ids),
                     "finished": g.finished,
                     **(extra[i] if extra else {}),
-                    **label_response(q, g.text),
+                    **label_response(q, g.text, verify_mode),
                 })
         write_jsonl(batch_file(out_dir, b), batch_records)
     if shard is not None:

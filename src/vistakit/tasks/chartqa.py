@@ -20,6 +20,7 @@ from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import COT
 from vistakit.tasks.registry import Task, register_task
+from vistakit.tasks.train_verifier import YES_NO, TrainRules, number_form, number_words, rule, words
 from vistakit.tasks.verify import Verifier, final_answer, relaxed_correctness
 
 RELEASE_SPLITS = {"train": "train", "validation": "val", "test": "test"}
@@ -66,8 +67,12 @@ def from_hub(ds, split: str, where: str):
         yield row, [hub_image(r.get("image"), at, "image")], at
 
 
-register_task(Task("chartqa", Verifier(final_answer, relaxed_correctness), prompt=prompt, group_by="subset",
-                   headline="mean_of_groups"))
+# train verdict (tasks/train_verifier.py): numbers as charts write them, still within the reference's 5%;
+# yes/no as a sentence or a synonym; words up to case, articles and punctuation
+TRAIN = TrainRules((rule("number_form", number_form, how="relaxed"), rule("number_words", number_words, how="relaxed"),
+                    *YES_NO, rule("words", words)))
+register_task(Task("chartqa", Verifier(final_answer, relaxed_correctness, train=TRAIN), prompt=prompt,
+                   group_by="subset", headline="mean_of_groups"))
 register_benchmark(Benchmark(
     name="chartqa", title="ChartQA", hf_id="HuggingFaceM4/ChartQA", release_url="https://github.com/vis-nlp/ChartQA",
     release_files="<split>/<split>_human.json, <split>/<split>_augmented.json and <split>/png/",

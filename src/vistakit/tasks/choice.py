@@ -9,9 +9,11 @@ answer), then compared with the gold letter; an answer that names no option coun
 
 from __future__ import annotations
 
+from vistakit.tasks.train_verifier import OPTIONS, TrainRules
 from vistakit.tasks.verify import Verifier, choose_option, final_answer, option, option_letters
 
-OPTION = Verifier(final_answer, option, choose=choose_option)
+# train verdict: also a bare or decorated letter (`B.`, `Ｂ`, `option b`) and an option's text in looser forms
+OPTION = Verifier(final_answer, option, choose=choose_option, train=TrainRules(OPTIONS))
 COT = "First generate a step-by-step solution, then"
 
 

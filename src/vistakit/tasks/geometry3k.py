@@ -25,6 +25,7 @@ from vistakit.tasks.benchmark import (Benchmark, answer_text, hub_image, need, r
                                       strip_image_tags)
 from vistakit.tasks.choice import COT, OPTION, letter_of, option_prompt
 from vistakit.tasks.registry import Task, register_task
+from vistakit.tasks.train_verifier import NUMBERS, TrainRules, math_form, rule
 from vistakit.tasks.verify import Verifier, final_answer, math_equal, option_letters
 
 RELEASE_SPLITS = {"train": "train", "validation": "val", "test": "test"}
@@ -95,7 +96,10 @@ def _hub_rows(ds, split: str, where: str, with_options: bool):
         yield row, [hub_image(im, at, "images") for im in images], at
 
 
-register_task(Task("geometry3k", Verifier(final_answer, math_equal), prompt=value_prompt))
+# train verdict (tasks/train_verifier.py): our number reader first (currency, words, magnitudes), then
+# math-verify on the normalised answer
+TRAIN = TrainRules((*NUMBERS, rule("math_form", math_form)))
+register_task(Task("geometry3k", Verifier(final_answer, math_equal, train=TRAIN), prompt=value_prompt))
 register_task(Task("geometry3k-mc", OPTION, prompt=lambda q: option_prompt(q.question, q.choices or [])))
 for _name, _options in (("geometry3k", False), ("geometry3k-mc", True)):
     register_benchmark(Benchmark(

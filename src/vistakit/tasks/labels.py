@@ -4,17 +4,26 @@ whether the chain was written without looking (`no_look`).
 
 `prior`: on rows with a `prior_answer` field (the answer the question's wording alone suggests; the synthetic
 task writes it) that differs from the gold answer, whether the response gave that answer: it followed the
-language prior against the image. None where the prior and the image agree (nothing to tell)."""
+language prior against the image. None where the prior and the image agree (nothing to tell).
+
+`mode` (config `verify.mode` for the loop's samples, `verify.eval_mode` for evaluation) picks the verdict that
+is `correct`. On tasks with a train verifier (the benchmarks; tasks/train_verifier.py) the label also carries
+both verdicts and the rule behind each (`correct_official`, `correct_train`, `rule_official`, `rule_train`,
+`verify_mode`; `pred_official` / `pred_train` where the two read different answers), so a decision can be
+audited and the modes compared on the same samples. Tasks with one verifier keep the label as it was."""
 
 from __future__ import annotations
 
 from vistakit.tasks.data import Query
 from vistakit.tasks import get_task
-from vistakit.tasks.verify import check
+from vistakit.tasks.verify import MODES, verdicts
 
 
-def label_response(query: Query, response: str) -> dict:
-    verdict = check(query.task, response, query.answer, answer_type=query.answer_type, choices=query.choices)
+def label_response(query: Query, response: str, mode: str = "official") -> dict:
+    if mode not in MODES:
+        raise ValueError(f"verify mode must be one of {', '.join(MODES)}, got {mode!r}")
+    both = verdicts(query.task, response, query.answer, answer_type=query.answer_type, choices=query.choices)
+    verdict = both.get(mode, both["official"])
     task = get_task(query.task)
     grounded = task.grounded(query, response) if task.grounded is not None else None
     label = {"pred": verdict.pred, "correct": verdict.correct, "grounded": grounded}
@@ -25,4 +34,10 @@ def label_response(query: Query, response: str) -> dict:
         label["prior"] = verdict.pred is not None and str(verdict.pred).strip().lower() == str(prior).strip().lower()
     if verdict.scores:
         label["scores"] = verdict.scores
+    if "train" in both:
+        official, train = both["official"], both["train"]
+        label.update(verify_mode=mode, correct_official=official.correct, correct_train=train.correct,
+                     rule_official=official.rule, rule_train=train.rule)
+        if official.pred != train.pred:
+            label.update(pred_official=official.pred, pred_train=train.pred)
     return label

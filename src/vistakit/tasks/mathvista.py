@@ -23,6 +23,8 @@ from vistakit.tasks.data import DataError
 from vistakit.tasks.benchmark import Benchmark, hub_image, need, read_json, register_benchmark
 from vistakit.tasks.choice import COT, OPTION, letter_of, option_prompt
 from vistakit.tasks.registry import Task, register_task
+from vistakit.tasks.train_verifier import (NUMBERS, YES_NO, TrainRules, math_form, number_form, number_words, rule,
+                                           words)
 from vistakit.tasks.verify import Verifier, at_gold_precision, exact, final_answer, math_equal, number
 
 ANSWER_TYPES = ("integer", "float", "list", "text")
@@ -83,8 +85,12 @@ def from_hub(ds, split: str, where: str):
         yield _row(r, pid, at), [hub_image(r.get("decoded_image"), at, "decoded_image")], at
 
 
+# train verdict (tasks/train_verifier.py), by answer type; options: tasks/choice.py's
+TRAIN = TrainRules((rule("words", words), *YES_NO), {
+    "integer": NUMBERS, "list": (rule("math_form", math_form),), "text": (rule("words", words), *YES_NO),
+    "float": (rule("number_form", number_form, how="precision"), rule("number_words", number_words, how="precision"))})
 register_task(Task("mathvista", Verifier(final_answer, exact, {
-    "option": OPTION, "integer": number, "float": at_gold_precision, "list": math_equal, "text": exact}),
+    "option": OPTION, "integer": number, "float": at_gold_precision, "list": math_equal, "text": exact}, train=TRAIN),
     prompt=prompt, group_by="subtask"))
 register_benchmark(Benchmark(
     name="mathvista", title="MathVista (testmini)", hf_id="AI4Math/MathVista",

@@ -15,10 +15,14 @@ MedEvalKit's split of the answer format by question type (yes/no, or a word or p
 from __future__ import annotations
 
 from vistakit.tasks.registry import Task, register_task
+from vistakit.tasks.train_verifier import NUMBERS, YES_NO, TrainRules, rule, words
 from vistakit.tasks.verify import Verifier, closed_answer, final_answer, is_yes_no, open_exact, token_recall
 
-CLOSED = Verifier(final_answer, closed_answer)
-OPEN = Verifier(final_answer, open_exact, scores={"token_recall": token_recall})
+# train verdicts (tasks/train_verifier.py): yes/no as a sentence or a synonym (`Nope`); numbers with a unit or
+# in words beyond twelve (`fifteen`, `2 lesions`); words as the normaliser compares them, abbreviations too
+CLOSED = Verifier(final_answer, closed_answer, train=TrainRules((*YES_NO, rule("words", words))))
+OPEN = Verifier(final_answer, open_exact, scores={"token_recall": token_recall},
+                train=TrainRules((*NUMBERS, rule("words", words))))
 
 
 def prompt(query) -> str:
@@ -35,5 +39,5 @@ def answer_kind(answer: str) -> str:
 
 
 def register_medical_task(name: str) -> Task:
-    return register_task(Task(name, Verifier(final_answer, open_exact, {"closed": CLOSED, "open": OPEN}),
-                              prompt=prompt, group_by="answer_type", headline="mean_of_groups"))
+    verifier = Verifier(final_answer, open_exact, {"closed": CLOSED, "open": OPEN}, train=OPEN.train)
+    return register_task(Task(name, verifier, prompt=prompt, group_by="answer_type", headline="mean_of_groups"))

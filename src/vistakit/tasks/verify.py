@@ -2,16 +2,22 @@
 
 A response without an explicit answer is wrong, never rescued from its last line: a lenient extractor would
 reward chains that only happen to end on the right word, and those are the chains this package filters out.
+
+Two verdicts (`MODES`, docs/verification.md): `official`, the benchmark's reference scorer as written here
+(what evaluation reports), and `train`, the task's train verifier where it has one (`Verifier.train`;
+`tasks/train_verifier.py`): the official verdict plus the equivalent forms a careful grader accepts (`1,200`,
+`Nope`, a bare `B`), hedges rejected. Each verdict names the rule behind it (`Verdict.rule`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 Extractor = Callable[[str], "str | None"]
 Matcher = Callable[["str | None", str], bool]
@@ -403,6 +409,27 @@ def at_gold_precision(pred: str | None, gold: str) -> bool:
 
 # --- registry -------------------------------------------------------------------------------------------
 
+MODES = ("official", "train")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    pred: str | None
+    correct: bool
+    scores: dict[str, float]
+    # why: the matcher that accepted (`relaxed_correctness`, `option`, a train rule such as `number_form`), or
+    # why not (`no_answer`, `no_match`, `hedge`)
+    rule: str | None = None
+
+
+class TrainVerifier(Protocol):
+    """A task's `train` verifier (`vistakit.tasks.train_verifier.TrainRules`): the official verdict, the
+    response, and `judge` (the official matcher applied to another reading of the answer) in; a verdict out."""
+
+    def __call__(self, response: str, gold: str, choices: Sequence[str] | None, official: Verdict,
+                 judge: Callable[[str | None], Verdict], answer_type: str | None = None) -> Verdict: ...
+
+
 @dataclass(frozen=True)
 class Verifier:
     extract: Extractor
@@ -414,13 +441,8 @@ class Verifier:
     choose: Callable[[str | None, Sequence[str]], str | None] | None = None
     # extra per-response scores reported beside accuracy, never used for correctness (e.g. token recall)
     scores: Mapping[str, Callable[[str | None, str], float]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    pred: str | None
-    correct: bool
-    scores: dict[str, float]
+    # the `train` verdict (equivalent forms a careful grader accepts); None: the official verdict in both modes
+    train: TrainVerifier | None = None
 
 
 _REGISTRY: dict[str, Verifier] = {}
@@ -436,26 +458,55 @@ def get(task: str) -> Verifier:
     return _REGISTRY[task]
 
 
-def check(task: str, response: str, gold: str, answer_type: str | None = None,
-          choices: Sequence[str] | None = None) -> Verdict:
-    """Extract, (map to an option letter,) match, and the task's extra scores, for one response."""
-    verifier = get(task)
-    sub = verifier.by_answer_type.get(answer_type) if answer_type else None
-    if isinstance(sub, Verifier):
-        verifier, match = sub, sub.match
-    else:
-        match = sub or verifier.match
-    pred = verifier.extract(response)
+def _judge(verifier: Verifier, match: Matcher, pred: str | None, gold: str,
+           choices: Sequence[str] | None) -> Verdict:
+    """The official verdict on an answer already read: (map to an option letter,) match, extra scores."""
     if verifier.choose is not None and choices:
         pred = verifier.choose(pred, choices)
     scores = {name: float(fn(pred, gold)) for name, fn in verifier.scores.items()}
-    return Verdict(pred, bool(match(pred, gold)), scores)
+    correct = bool(match(pred, gold))
+    rule = getattr(match, "__name__", "match") if correct else "no_answer" if pred is None else "no_match"
+    return Verdict(pred, correct, scores, rule)
+
+
+def check(task: str, response: str, gold: str, answer_type: str | None = None,
+          choices: Sequence[str] | None = None, mode: str = "official") -> Verdict:
+    """Extract, (map to an option letter,) match, and the task's extra scores, for one response. `mode`:
+    official (the benchmark's reference scorer) or train (the task's train verifier, which also accepts the
+    equivalent forms a careful grader does; the official verdict where the task has none)."""
+    if mode not in MODES:
+        raise ValueError(f"verify mode must be one of {', '.join(MODES)}, got {mode!r}")
+    both = verdicts(task, response, gold, answer_type, choices, modes=(mode,))
+    return both.get(mode, both["official"])
+
+
+def _resolve(task: str, answer_type: str | None) -> tuple[Verifier, Matcher, "TrainVerifier | None"]:
+    """The verifier, matcher and train verifier for a row: the row's `answer_type` entry (a matcher, or a
+    whole Verifier with its own train verifier) over the task's defaults."""
+    top = verifier = get(task)
+    sub = verifier.by_answer_type.get(answer_type) if answer_type else None
+    if isinstance(sub, Verifier):
+        return sub, sub.match, sub.train or top.train
+    return verifier, sub or verifier.match, top.train
+
+
+def verdicts(task: str, response: str, gold: str, answer_type: str | None = None,
+             choices: Sequence[str] | None = None, modes: Sequence[str] = MODES) -> dict[str, Verdict]:
+    """The verdicts of `modes`, by mode; `official` always, and `train` only where the task has a train
+    verifier (elsewhere the train verdict is the official one)."""
+    verifier, match, train = _resolve(task, answer_type)
+    official = _judge(verifier, match, verifier.extract(response), gold, choices)
+    if "train" not in modes or train is None:
+        return {"official": official}
+    judge = functools.partial(_judge, verifier, match, gold=gold, choices=choices)
+    return {"official": official,
+            "train": train(response, gold, choices, official, judge, answer_type=answer_type)}
 
 
 def verify(task: str, response: str, gold: str, answer_type: str | None = None,
-           choices: Sequence[str] | None = None) -> tuple[str | None, bool]:
+           choices: Sequence[str] | None = None, mode: str = "official") -> tuple[str | None, bool]:
     """(extracted answer, correct) for one response."""
-    verdict = check(task, response, gold, answer_type, choices)
+    verdict = check(task, response, gold, answer_type, choices, mode)
     return verdict.pred, verdict.correct
 
 

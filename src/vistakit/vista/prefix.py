@@ -129,12 +129,13 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
                     resamples: int, top_k: int, score_batch_size: int, temperature: float,
                     max_new_tokens: int, queries_per_batch: int, seed: int,
                     system: str | None = None, scorer=None, critical_prompt: str = "swapped",
-                    control_positives: int = 0, continuations=None) -> list[dict]:
+                    control_positives: int = 0, continuations=None, verify_mode: str = "official") -> list[dict]:
     """New samples (source="prefix") from every negative of `records`, labelled like any sample. The
     critical tokens come from `scorer` (a model or `scoring.ScoringModel`; default: `backend.model`).
     `control_positives`: that many grounded-correct samples (seeded) are scored by the same rule into
     `critical_control.jsonl`, the control that tells whether the rule finds errors or fires on anything.
-    `continuations`: the backend that samples the continuations (vistakit.shards.Shards); default `backend`."""
+    `continuations`: the backend that samples the continuations (vistakit.shards.Shards); default `backend`.
+    `verify_mode`: the verdict that is a new sample's `correct` (`vistakit.tasks.labels`)."""
     out_file = out_dir / "samples.jsonl"
     if is_done(out_dir):
         return read_jsonl(out_file)
@@ -162,7 +163,7 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
             text = processor.tokenizer.decode(ids, skip_special_tokens=True)
             ended.append({"query_id": q.id, "level": q.level, "sample": 0, "source": "prefix", "response": text,
                           "token_ids": ids, "n_tokens": len(ids), "finished": True, **_lineage(c),
-                          **label_response(q, text)})
+                          **label_response(q, text, verify_mode)})
         else:
             resumable.append(c)
     resampled = sample_queries(
@@ -170,7 +171,7 @@ def prefix_resample(backend, processor, queries: list[Query], records: list[dict
         samples_per_query=resamples, temperature=temperature, max_new_tokens=max_new_tokens,
         queries_per_batch=queries_per_batch, seed=seed, system=system, source="prefix",
         prefixes=[c["prefix_ids"] for c in resumable], extra=[_lineage(c) for c in resumable],
-        desc="prefix resampling",
+        desc="prefix resampling", verify_mode=verify_mode,
     ) if resumable else []
     records = ended + resampled
     write_jsonl(out_file, records)

@@ -57,15 +57,16 @@ def summarize(rows: list[dict]) -> dict:
 
 def partition_step(backend, queries: list[Query], out_dir: Path, *, samples_per_query: int, temperature: float,
                    max_new_tokens: int, queries_per_batch: int, seed: int, easy_at: float = 1.0,
-                   hard_at: float = 0.0, system: str | None = None) -> list[dict]:
-    """Sample, label, write; resumes (sampling batch by batch, then the labels once)."""
+                   hard_at: float = 0.0, system: str | None = None, verify_mode: str = "official") -> list[dict]:
+    """Sample, label, write; resumes (sampling batch by batch, then the labels once). `verify_mode`: the
+    verdict a success is counted by (config verify.mode)."""
     out = out_dir / "partition.jsonl"
     if is_done(out_dir):
         return read_jsonl(out)
     records = sample_queries(backend, backend.processor, queries, out_dir / "sample",
                              samples_per_query=samples_per_query, temperature=temperature,
                              max_new_tokens=max_new_tokens, queries_per_batch=queries_per_batch, seed=seed,
-                             system=system, source="partition", desc="partition sampling")
+                             system=system, source="partition", desc="partition sampling", verify_mode=verify_mode)
     rows = partition(records, easy_at, hard_at)
     write_jsonl(out, rows)
     write_json(out_dir / "summary.json", summarize(rows))

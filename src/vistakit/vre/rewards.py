@@ -7,7 +7,8 @@ row for its generations): `answer`, `task`, `answer_type`, `question`, `scene` (
 
 - format: 1 when the response follows the template (one reflection, tags in order, reasoning before it and
   one answer line after it; `template.split_response`), else 0;
-- accuracy: 1 when the task's verifier accepts the answer, else 0 (whatever the format);
+- accuracy: 1 when the task's verifier accepts the answer (the verdict of `verify_mode`: config verify.mode),
+  else 0 (whatever the format);
 - reflection: the scorer's judgement of the reflection's information gain, in [0, 1]; 0 when the response
   has no well-formed reflection (the scorer is not asked).
 """
@@ -36,13 +37,14 @@ def format_reward(completions, **kwargs) -> list[float]:
     return [float(split_response(completion_text(c)) is not None) for c in completions]
 
 
-def accuracy_reward(completions, answer, task=None, answer_type=None, choices=None, **kwargs) -> list[float]:
+def accuracy_reward(completions, answer, task=None, answer_type=None, choices=None, verify_mode: str = "official",
+                    **kwargs) -> list[float]:
     n = len(completions)
     tasks = task if task is not None else ["exact"] * n
     types = answer_type if answer_type is not None else [None] * n
     # multiple choice: an answer naming the choice's text is right, as in evaluation (JSON in TRL's dataset)
     options = [json.loads(c) if isinstance(c, str) else c for c in (choices if choices is not None else [None] * n)]
-    return [float(verify(t, completion_text(c), str(a), answer_type=at, choices=ch)[1])
+    return [float(verify(t, completion_text(c), str(a), answer_type=at, choices=ch, mode=verify_mode)[1])
             for c, a, t, at, ch in zip(completions, answer, tasks, types, options)]
 
 
@@ -73,12 +75,13 @@ def make_reflection_reward(scorer: Scorer):
     return reflection
 
 
-def vre_rewards(scorer: Scorer) -> list:
-    """The three rewards in the order of `vre.grpo.reward_weights` (format, accuracy, reflection)."""
+def vre_rewards(scorer: Scorer, verify_mode: str = "official") -> list:
+    """The three rewards in the order of `vre.grpo.reward_weights` (format, accuracy, reflection); the
+    accuracy reward reads the verdict of `verify_mode`."""
     def format(completions, **kwargs):  # noqa: A001 - the name TRL logs
         return format_reward(completions, **kwargs)
 
     def accuracy(completions, **kwargs):
-        return accuracy_reward(completions, **kwargs)
+        return accuracy_reward(completions, verify_mode=verify_mode, **kwargs)
 
     return [format, accuracy, make_reflection_reward(scorer)]

@@ -107,7 +107,7 @@ def partition(ctx: Context, t: int, sft_model: str) -> list[Query]:
     rows = partition_step(backend, pool, out, samples_per_query=v.partition_samples,
                           temperature=s.temperature, max_new_tokens=s.max_new_tokens,
                           queries_per_batch=s.queries_per_batch, seed=ctx.seed(t), easy_at=v.easy_at,
-                          hard_at=v.hard_at, system=ctx.system)
+                          hard_at=v.hard_at, system=ctx.system, verify_mode=cfg.verify.mode)
     ctx.engine.close()
     by_id = ctx.by_id
     unstable = [by_id[r["query_id"]] for r in rows if r["label"] == "unstable"]
@@ -126,7 +126,8 @@ def grpo(ctx: Context, t: int, sft_model: str, queries: list[Query]) -> str:
     if queries:
         m = cfg.model
         model = str(train_grpo(sft_model, queries, out, cfg.vre.grpo, max_new_tokens=cfg.sampling.max_new_tokens,
-                               make_rewards=lambda policy, processor: vre_rewards(scorer(ctx, policy, processor)),
+                               make_rewards=lambda policy, processor: vre_rewards(scorer(ctx, policy, processor),
+                                                                                   ctx.cfg.verify.mode),
                                system=ctx.system, device=m.device, seed=cfg.seed,
                                tracking=step_tracking(cfg, ctx.run_dir, out),
                                attn_implementation=m.attn_implementation, trust_remote_code=m.trust_remote_code))
