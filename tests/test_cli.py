@@ -183,3 +183,20 @@ def test_demo_keeps_a_methods_own_overrides_out_of_the_seed_model(tmp_path):
     check_resume_config(made, to_dict(load_config(preset, ["method=sft-seed"] + _seed_overrides(overrides[:3]))))
     with pytest.raises(ConfigError, match="vre.train"):  # what the demo did before: the folder was refused
         check_resume_config(made, to_dict(load_config(preset, ["method=sft-seed"] + overrides[:1])))
+
+
+def test_demo_shares_the_seed_models_evaluation_with_each_method(tmp_path):
+    """A method's round 0 evaluates M_0 exactly as SFT-Seed's did: the demo copies it instead of recomputing."""
+    from vistakit.cli import _share_round_zero
+
+    seed = tmp_path / "sft-seed" / "round_0"
+    (seed / "eval").mkdir(parents=True)
+    (seed / "eval" / "metrics.json").write_text('{"accuracy": 0.5}')
+    (seed / "probes").mkdir()
+    (seed / "probes" / "probes.json.tmp").write_text("{")  # probes not finished: not copied
+    _share_round_zero(tmp_path / "sft-seed", tmp_path / "rest-em")
+    assert (tmp_path / "rest-em" / "round_0" / "eval" / "metrics.json").read_text() == '{"accuracy": 0.5}'
+    assert not (tmp_path / "rest-em" / "round_0" / "probes").exists()
+    (tmp_path / "rest-em" / "round_0" / "eval" / "metrics.json").write_text('{"accuracy": 0.4}')
+    _share_round_zero(tmp_path / "sft-seed", tmp_path / "rest-em")  # a method's own result is never overwritten
+    assert (tmp_path / "rest-em" / "round_0" / "eval" / "metrics.json").read_text() == '{"accuracy": 0.4}'
