@@ -106,6 +106,24 @@ def resolve_stored(run_dir: Path, stored: str | None, moved: bool = False) -> Pa
     return next((c for c in candidates + [p] if c is not None and c.exists()), None)
 
 
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """A finished run's metrics.json: one dict per round, as `vistakit.loop.run` returned them (accuracy, per
+    level, the round's sample and selection counts, the probes, a method's own numbers), each "model" the
+    path where M_t is now (stored relative to the folder, so a moved folder reads back), else as stored (a
+    hub id). metrics.json is written when the last round is done; `vistakit report RUN_DIR` also reads a run
+    still going."""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        what = "has not finished" if (run_dir / "round_0").is_dir() else "is not a run folder (no round_0/)"
+        raise FileNotFoundError(f"{path} not found: {run_dir} {what}")
+    history = json.loads(path.read_text())
+    for h in history:
+        if h.get("model"):
+            h["model"] = str(resolve_stored(run_dir, h["model"], moved=True) or h["model"])
+    return history
+
+
 def is_done(step_dir: Path) -> bool:
     return (step_dir / "DONE").exists()
 
