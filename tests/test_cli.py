@@ -104,14 +104,21 @@ def test_dry_run_of_the_synthetic_task(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_dry_run_of_benchmarks_says_what_it_would_read(tmp_path, capsys):
-    recipe = RECIPES / "vista-paper-qwen2.5-vl-3b.yaml"
-    assert main(["run", str(recipe), f"run_dir={tmp_path / 'run'}", "--dry-run"]) == 0
+def test_dry_run_of_benchmarks_says_what_it_would_read(tmp_path, capsys, monkeypatch):
+    import huggingface_hub
+
+    def offline(name, **kwargs):  # never the network: the hub as a machine without it sees it
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(huggingface_hub, "model_info", offline)
+    recipe = RECIPES / "vista-paper-qwen2.5-vl-3b.yaml"  # its model.device=cuda: tests/test_dry_run.py
+    assert main(["run", str(recipe), f"run_dir={tmp_path / 'run'}", "model.device=cpu", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "model.base: Qwen/Qwen2.5-VL-3B-Instruct: a hub id" in out
     assert "data.sources.slake: would read split(s) train, test of BoKelvin/SLAKE (hub)" in out
     assert "data.sources.chartqa: would read split(s) test of HuggingFaceM4/ChartQA (hub)" in out
-    assert main(["run", str(recipe), f"data.sources.slake={tmp_path / 'nowhere'}", "--dry-run"]) == 2
+    assert main(["run", str(recipe), f"data.sources.slake={tmp_path / 'nowhere'}", "model.device=cpu",
+                 "--dry-run"]) == 2
     assert "slake" in (err := capsys.readouterr().err) and "no such file or folder" in err
 
 
@@ -125,7 +132,7 @@ def test_dry_run_of_sft_seed_reads_the_seed_chains(tmp_path, capsys):
     (data / "seed.jsonl").unlink()
     assert main(["run", str(RECIPES / "rest-em-tiny.yaml"), f"data.path={data}", "seed_sft=false", "method=sft-seed",
                  "--dry-run"]) == 2
-    assert f"split file not found: {data / 'seed.jsonl'}" in capsys.readouterr().err
+    assert f"data.seed_split: {data / 'seed.jsonl'} not found" in capsys.readouterr().err
 
 
 def test_dry_run_of_settings_the_data_cannot_serve(tmp_path, capsys):

@@ -53,10 +53,13 @@ def cmd_config(args) -> None:
 
 
 def dry_run(cfg: RunConfig) -> list[str]:
-    """`vistakit run --dry-run`: what a run would read, checked without loading a model or writing anything:
-    model.base, data.task, and every row of every split the run reads (the config itself is valid once
-    loaded). Returns what was checked, a line each; a problem stops with ConfigError / DataError naming the
-    key, or the file, line and field of the row."""
+    """`vistakit run --dry-run`: what a run would need, checked without loading a model or writing anything,
+    so that a run that would fail on a GPU box fails here first: model.device exists; model.base (a local
+    folder's processor is built as the run builds it; a hub id is looked up when the hub can be reached, and
+    its family's processor checked against torchvision); the tracking backend; data.task, data.path and every
+    row of every split the run reads (the config itself is valid once loaded). Returns what was checked, a
+    line each; a problem stops with ConfigError / DataError naming the key, or the file, line and field of
+    the row."""
     from vistakit.tasks import get_task
     from vistakit.tasks.benchmark import needed_splits, Source, get_benchmark
     from vistakit.tasks.data import DataError, load_split
@@ -66,19 +69,34 @@ def dry_run(cfg: RunConfig) -> list[str]:
     resumed = (run_dir / "config.yaml").exists()
     done.append(f"run_dir: {run_dir} " + ("holds a run: it resumes, and stops if its config.yaml differs"
                                           if resumed else "is new"))
+    if cfg.model.device != "cpu":
+        from vistakit.models.load import check_device  # imports torch; loads no model
+
+        try:
+            done.append(f"model.device: {check_device(cfg.model.device)}")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     for key, name in [("model.base", cfg.model.base)] + (
             [("vre.scorer_model", cfg.vre.scorer_model)] if cfg.method == "vre" and cfg.vre.scorer == "local" else []):
         if name == "tiny":
             done.append(f"{key}: the embedded tiny model, built into {run_dir / 'base_model'}")
             continue
-        from vistakit.models.load import check_checkpoint  # imports torch; loads no model
+        if name == "smol" and key == "model.base":
+            from vistakit.models.smol import MissingParts, check_parts
 
-        try:
-            check_checkpoint(name, key)
-        except (FileNotFoundError, ValueError) as e:
-            raise ConfigError(str(e)) from None
-        done.append(f"{key}: {name}: " + ("a checkpoint folder (config.json, safetensors)" if Path(name).expanduser().exists()
-                                          else "a hub id (fetched when the run starts)"))
+            try:
+                check_parts(cfg.model.smol_parts)
+            except MissingParts as e:
+                raise ConfigError(str(e)) from None
+            done.append(f"model.base: smol: the pretrained parts ({cfg.model.smol_parts}), assembled into "
+                        f"{run_dir / 'base_model'}")
+            continue
+        done.append(f"{key}: {name}: {_check_model_name(name, key, cfg)}")
+    if cfg.tracking.report_to != "none":
+        from vistakit.evaluation.tracking import check_backend  # imports accelerate
+
+        check_backend(cfg)
+        done.append(f"tracking.report_to: {cfg.tracking.report_to}: its package is installed")
     if d.task is not None:
         try:
             get_task(d.task)
@@ -87,8 +105,8 @@ def dry_run(cfg: RunConfig) -> list[str]:
         done.append(f"data.task: {d.task}: a registered task")
 
     def check(path: Path, what: str, need_cot: bool = False, hint: str = "") -> list:
-        if hint and not path.exists():
-            raise DataError(f"{what}: {path} not found: {hint}")
+        if not path.exists():
+            raise DataError(f"{what}: {path} not found" + (f": {hint}" if hint else ""))
         queries = load_split(path, d.task)  # every row: fields, task, answer type, images opened
         if need_cot:
             missing = [q.id for q in queries if not q.cot]
@@ -110,15 +128,22 @@ def dry_run(cfg: RunConfig) -> list[str]:
                             f"({source.kind}) into {run_dir / 'data' / name} when the run starts")
     if d.path or d.train_sets:
         data_dir = Path(d.path) if d.path else run_dir / "data"
-        hint = "" if d.path else f"with data.train_sets the run writes only {d.train_split}.jsonl into {data_dir}"
+        if d.path and not data_dir.is_dir():
+            raise ConfigError(f"data.path: no folder at {data_dir}" + (" (a file: data.path is the folder of the "
+                              "splits)" if data_dir.exists() else ""))
+        hint = (f"data.path {data_dir} has no such file" if d.path else
+                f"with data.train_sets the run writes only {d.train_split}.jsonl into {data_dir}")
         if d.path:
-            train = check(data_dir / f"{d.train_split}.jsonl", "data.train_split")
+            train = check(data_dir / f"{d.train_split}.jsonl", "data.train_split", hint=hint)
         if not d.eval_sets:
-            check(data_dir / f"{d.eval_split}.jsonl", "data.eval_split", hint=hint and f"{hint}; set data.eval_sets")
+            check(data_dir / f"{d.eval_split}.jsonl", "data.eval_split",
+                  hint=hint if d.path else f"{hint}; set data.eval_sets")
         from vistakit.methods import get_method  # imports torch; loads no model
 
         if cfg.seed_sft or get_method(cfg.method).seed_sft:
-            check(data_dir / f"{d.seed_split}.jsonl", "data.seed_split", need_cot=True, hint=hint)
+            check(data_dir / f"{d.seed_split}.jsonl", "data.seed_split", need_cot=True,
+                  hint=hint + (" (seed_sft: round 0 trains on its gold chains)" if cfg.seed_sft else
+                               f" (method {cfg.method} trains round 0 on its gold chains)"))
         else:
             done.append("data.seed_split: not read (no seed SFT)")
     else:
@@ -139,6 +164,28 @@ def dry_run(cfg: RunConfig) -> list[str]:
                           "data.train_sets have none: set vre.scorer to policy, local or openai")
     done.append("dry run: no model loaded, nothing written")
     return done
+
+
+def _check_model_name(name: str, key: str, cfg: RunConfig) -> str:
+    """A checkpoint `key` names (model.base, vre.scorer_model), as the dry run checks it: a local folder must
+    hold a safetensors checkpoint whose processor builds here; a hub id must exist on the hub when the hub can
+    be reached, and its family's processor must not need a torchvision this machine lacks. Returns the line
+    saying what was found; what would fail the run raises ConfigError naming `key`."""
+    from vistakit.models.load import check_checkpoint, check_hub_id, check_processor, torchvision_missing
+
+    try:
+        check_checkpoint(name, key)
+        path = Path(name).expanduser()
+        if path.is_dir():
+            return (f"a checkpoint folder (config.json, safetensors); its processor builds here "
+                    f"({check_processor(path, cfg.model, key)})")
+        found, family = check_hub_id(name, key)
+        hint = torchvision_missing(family)
+        if hint:
+            raise ValueError(f"{key}: {name}: the run could not build its processor on this machine: {hint}")
+        return found
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(str(e)) from None
 
 
 def cmd_demo(args) -> None:
@@ -320,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="run a recipe", epilog=_config_keys(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. sampling.samples_per_query=4")
-    p.add_argument("--dry-run", action="store_true", help="check the config, model.base and every data row the "
-                   "run would read, without loading a model or writing anything")
+    p.add_argument("--dry-run", action="store_true", help="check the config, model.device, model.base (its "
+                   "processor; a hub id on the hub) and every data row the run would read, without loading a "
+                   "model or writing anything; exit 2 naming the key when the run would fail")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("config", help="every config field: dotted name, type, value (the recipe's, else the "
                        "default) and help")

@@ -44,7 +44,7 @@ from vistakit.evaluation import run_report
 from vistakit.evaluation.model_card import write_card
 from vistakit.evaluation.tracking import check_backend, log_round
 from vistakit.methods import Method, get_method
-from vistakit.models.load import check_checkpoint
+from vistakit.models.load import check_checkpoint, check_device
 from vistakit.models.smol import MissingParts, check_parts
 from vistakit.runfolder import RunLock, drop_batch_files, write_json_if_changed, write_text
 from vistakit.tasks.data import load_split
@@ -117,7 +117,11 @@ def round_entry(ctx: Context, method: Method, t: int) -> dict:
 
 
 def check_model(cfg: RunConfig) -> None:
-    """model.base exists and loads safely, or its parts are installed (before any work)."""
+    """model.base exists and loads safely, or its parts are installed; model.device exists (before any work)."""
+    try:
+        check_device(cfg.model.device)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if cfg.model.base == "smol":
         try:
             check_parts(cfg.model.smol_parts)

@@ -21,6 +21,8 @@ import json
 from pathlib import Path
 
 from transformers import AutoConfig, AutoProcessor, Idefics3Processor, LlavaProcessor
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.utils import is_torchvision_available
 
@@ -46,6 +48,26 @@ PROCESSORS = {
     "idefics3": Idefics3Processor,
 }
 _BY_NAME = {cls.__name__: cls for cls in PROCESSORS.values()}
+
+
+def torchvision_need(model_type: str) -> str | None:
+    """Why a checkpoint of this family cannot get its processor on this machine, or None. Without torchvision,
+    a family not in PROCESSORS gets transformers' stock classes, and of those a video processor, or an image
+    processor that exists only as a torchvision class, cannot be built. Read from transformers' own tables,
+    so the dry run can say it of a hub id before anything is downloaded."""
+    if is_torchvision_available() or model_type in PROCESSORS:
+        return None
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    try:
+        cls = processor_class_from_name(name) if name else None
+    except Exception:  # a class this transformers cannot import: the run's own load will say why
+        cls = None
+    if cls is not None and "video_processor" in cls.get_attributes():
+        return f"its processor ({name}) includes a video processor, which needs torchvision"
+    backends = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type)
+    if isinstance(backends, dict) and backends and "pil" not in backends:
+        return f"its image processor ({', '.join(backends.values())}) exists only as a torchvision class"
+    return None
 
 
 def make_image_processor(min_pixels: int, max_pixels: int) -> Qwen2VLImageProcessorPil:
