@@ -46,11 +46,9 @@ def _check_image(path: Path, where: str) -> None:
         raise DataError(f"{where}: field 'image': cannot read image {path}: {e}") from None
 
 
-def load_split(path: str | Path, task: str | None = None, check_images: bool = True) -> list[Query]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"split file not found: {path}")
-    queries, seen = [], set()
+def json_rows(path: Path):
+    """(line number, row) for each non-blank line of a JSONL file; a line that is not UTF-8, not JSON or not
+    an object stops with its `file:line`."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
@@ -67,46 +65,56 @@ def load_split(path: str | Path, task: str | None = None, check_images: bool = T
                 raise DataError(f"{where}: not valid JSON: {e}") from None
             if not isinstance(row, dict):
                 raise DataError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
-            for key in REQUIRED:
-                if row.get(key) in (None, ""):
-                    raise DataError(f"{where}: row {row.get('id', '?')!r} has no field '{key}'")
-            if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
-                raise DataError(f"{where}: field 'id' must be a string or an integer, got {row['id']!r}")
-            # compared as the string it becomes: 7 and "7" are the same query id downstream
-            if str(row["id"]) in seen:
-                raise DataError(f"{where}: duplicate id {row['id']!r} (ids are compared as strings)")
-            seen.add(str(row["id"]))
-            image_field = row["image"] if isinstance(row["image"], list) else [row["image"]]
-            if not image_field or not all(isinstance(p, str) and p for p in image_field):
-                raise DataError(f"{where}: field 'image' must be a path or a non-empty list of paths")
-            if not isinstance(row["question"], str):
-                raise DataError(f"{where}: field 'question' must be a string, got {type(row['question']).__name__}")
-            if isinstance(row["answer"], bool) or not isinstance(row["answer"], (str, int, float)):
-                raise DataError(f"{where}: field 'answer' must be a string or a number, got {row['answer']!r}")
-            row_task = task or row.get("task", "exact")
-            try:
-                verifier = get_task(row_task).verifier
-            except KeyError as e:
-                raise DataError(f"{where}: field 'task': {e.args[0]}") from None
-            kind = row.get("answer_type")
-            if kind is not None and verifier.by_answer_type and kind not in verifier.by_answer_type:
-                # an unknown type would fall back to the task's default matcher: "2.0" vs "2" marked wrong
-                raise DataError(f"{where}: field 'answer_type' must be one of "
-                                f"{', '.join(sorted(verifier.by_answer_type))} for task {row_task!r}, got {kind!r}")
-            choices = row.get("choices")
-            if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
-                raise DataError(f"{where}: field 'choices' must be a list of strings")
-            images = [path.parent / p for p in image_field]
-            if check_images:
-                for p in images:
-                    _check_image(p, where)
-            queries.append(Query(
-                id=str(row["id"]), question=row["question"], answer=str(row["answer"]), images=images,
-                task=row_task, level=row.get("level"), answer_type=row.get("answer_type"),
-                cot=row.get("cot"), choices=choices, scene=row.get("scene"),
-                extra={k: v for k, v in row.items() if k not in REQUIRED and k not in
-                       ("task", "level", "answer_type", "cot", "choices", "scene")},
-            ))
+            yield lineno, row
+
+
+def load_split(path: str | Path, task: str | None = None, check_images: bool = True) -> list[Query]:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"split file not found: {path}")
+    queries, seen = [], set()
+    for lineno, row in json_rows(path):
+        where = f"{path}:{lineno}"
+        for key in REQUIRED:
+            if row.get(key) in (None, ""):
+                raise DataError(f"{where}: row {row.get('id', '?')!r} has no field '{key}'")
+        if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+            raise DataError(f"{where}: field 'id' must be a string or an integer, got {row['id']!r}")
+        # compared as the string it becomes: 7 and "7" are the same query id downstream
+        if str(row["id"]) in seen:
+            raise DataError(f"{where}: duplicate id {row['id']!r} (ids are compared as strings)")
+        seen.add(str(row["id"]))
+        image_field = row["image"] if isinstance(row["image"], list) else [row["image"]]
+        if not image_field or not all(isinstance(p, str) and p for p in image_field):
+            raise DataError(f"{where}: field 'image' must be a path or a non-empty list of paths")
+        if not isinstance(row["question"], str):
+            raise DataError(f"{where}: field 'question' must be a string, got {type(row['question']).__name__}")
+        if isinstance(row["answer"], bool) or not isinstance(row["answer"], (str, int, float)):
+            raise DataError(f"{where}: field 'answer' must be a string or a number, got {row['answer']!r}")
+        row_task = task or row.get("task", "exact")
+        try:
+            verifier = get_task(row_task).verifier
+        except KeyError as e:
+            raise DataError(f"{where}: field 'task': {e.args[0]}") from None
+        kind = row.get("answer_type")
+        if kind is not None and verifier.by_answer_type and kind not in verifier.by_answer_type:
+            # an unknown type would fall back to the task's default matcher: "2.0" vs "2" marked wrong
+            raise DataError(f"{where}: field 'answer_type' must be one of "
+                            f"{', '.join(sorted(verifier.by_answer_type))} for task {row_task!r}, got {kind!r}")
+        choices = row.get("choices")
+        if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
+            raise DataError(f"{where}: field 'choices' must be a list of strings")
+        images = [path.parent / p for p in image_field]
+        if check_images:
+            for p in images:
+                _check_image(p, where)
+        queries.append(Query(
+            id=str(row["id"]), question=row["question"], answer=str(row["answer"]), images=images,
+            task=row_task, level=row.get("level"), answer_type=row.get("answer_type"),
+            cot=row.get("cot"), choices=choices, scene=row.get("scene"),
+            extra={k: v for k, v in row.items() if k not in REQUIRED and k not in
+                   ("task", "level", "answer_type", "cot", "choices", "scene")},
+        ))
     if not queries:
         raise DataError(f"{path}: no rows")
     return queries

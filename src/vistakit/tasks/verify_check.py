@@ -9,31 +9,20 @@ by a careful human grader. Where rows carry a label, the report also says how of
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
-from vistakit.tasks.data import DataError
+from vistakit.tasks.data import DataError, json_rows
 from vistakit.tasks.verify import verdicts
 
 
 def read_rows(path: Path, task: str | None = None) -> list[dict]:
     """The rows of a JSONL file, checked: a missing field or a wrong type stops with `file:line` and the field."""
     rows = []
-    try:
-        lines = Path(path).read_text().splitlines()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    for n, row in json_rows(Path(path)):
         where = f"{path}:{n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not JSON ({e.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: a row must be a JSON object")
         row.setdefault("task", task)
         if "gold" not in row and "answer" in row:
             row["gold"] = row["answer"]
