@@ -82,12 +82,9 @@ def dry_run(cfg: RunConfig) -> list[str]:
             done.append(f"{key}: the embedded tiny model, built into {run_dir / 'base_model'}")
             continue
         if name == "smol" and key == "model.base":
-            from vistakit.models.smol import MissingParts, check_parts
+            from vistakit.models.smol import check_parts  # raises ConfigError naming the install command
 
-            try:
-                check_parts(cfg.model.smol_parts)
-            except MissingParts as e:
-                raise ConfigError(str(e)) from None
+            check_parts(cfg.model.smol_parts)
             done.append(f"model.base: smol: the pretrained parts ({cfg.model.smol_parts}), assembled into "
                         f"{run_dir / 'base_model'}")
             continue

