@@ -45,6 +45,8 @@ def test_demo_preset_loads():
 
     cfg = load_config(resources.files("vistakit.presets") / "demo.yaml")
     assert cfg.model.base == "tiny"
+    # a round above the seed SFT's last rate undoes what seed SFT taught (docs/results.md, D2)
+    assert cfg.train.learning_rate <= cfg.seed_train.learning_rate
 
 
 def test_smol_preset_is_the_pretrained_organism_and_demo_finds_it():
