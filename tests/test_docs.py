@@ -94,7 +94,7 @@ def anchors(page: Path) -> set[str]:
 def links(page: Path) -> list[tuple[int, str]]:
     """(line, target) of every link and image of a page's prose, inline or reference-style."""
     text = prose(page.read_text())
-    found = [(m.start(), m.group(1)) for m in LINK.finditer(text)] + [(m.start(), m.group(1)) for m in REFERENCE.finditer(text)]
+    found = [(m.start(), m.group(1)) for pattern in (LINK, REFERENCE) for m in pattern.finditer(text)]
     return sorted((text.count("\n", 0, at) + 1, target) for at, target in found)
 
 
@@ -148,7 +148,7 @@ def test_the_link_check_catches_what_it_should(tmp_path):
 
 def test_slugs_are_githubs():
     assert slug("Training: SFT and DPO+NLL") == "training-sft-and-dponll"
-    assert slug("VISTA step 2: the vision-aware attention score (VAS)") == "vista-step-2-the-vision-aware-attention-score-vas"
+    assert slug("VISTA step 2: the attention score (VAS)") == "vista-step-2-the-attention-score-vas"
     assert slug("`vre.grpo`") == "vregrpo" and slug("VISTA's methods") == "vistas-methods"
 
 
@@ -162,7 +162,8 @@ SKIP_DIRS = {"runs", "build", "dist", "__pycache__"}
 
 def repository_text_files():
     for folder, dirs, files in os.walk(ROOT):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and d not in SKIP_DIRS
+                         and not d.endswith(".egg-info"))
         for name in sorted(files):
             if Path(name).suffix in {".md", ".py", ".yaml", ".yml", ".sh", ".toml", ".txt", ".cfg"}:
                 yield Path(folder) / name
