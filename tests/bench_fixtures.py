@@ -1,6 +1,6 @@
 """Tiny copies of the papers' benchmarks, written by the tests in each dataset's public formats: the hub
 copy (parquet files as in the hub repository, or a `save_to_disk` folder) and the original release layout.
-Field names and types follow the public formats (shared/BENCHMARKS.md); every record and image is synthetic.
+Field names and types follow the public formats (docs/benchmarks.md); every record and image is synthetic.
 """
 
 from __future__ import annotations

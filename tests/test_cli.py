@@ -41,12 +41,51 @@ def test_config_of_a_bad_recipe_is_an_error(tmp_path, capsys):
     assert "'r3v.pool' must be one of all, last; got 'lst'" in capsys.readouterr().err
 
 
-def test_run_help_lists_the_keys_and_points_to_config(capsys):
-    with pytest.raises(SystemExit):
-        main(["run", "--help"])
-    out = capsys.readouterr().out
+def help_text(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_top_level_help_describes_the_commands_for_a_user(capsys):
+    out = help_text(capsys)
+    for name in ("run", "config", "methods", "demo", "eval", "report", "verify-check", "prepare", "train-step",
+                 "sample-shard"):
+        assert f"\n    {name}" in out, name
+    assert "Self-improvement training of vision-language models" in out and "docs/methods.md" in out
+    assert "examples:" in out and "vistakit run recipes/qwen2.5-vl-3b-vista-sft.yaml" in out
+    assert "deliberate exception" not in out and "imports" not in out  # a developer's note: a code comment now
+
+
+def test_run_help_groups_the_config_by_section_one_line_each(capsys):
+    out = help_text(capsys, "run")
     assert "vistakit config" in out and "--dry-run" in out
-    assert "vista.: resamples, top_k, vas_layers" in out and "seed_train.: as train." in out
+    sections = [line.split()[0] for line in out.split("config sections")[1].splitlines()[2:] if line.strip()]
+    assert sections[:3] == ["(top", "model.*", "data.*"]
+    assert {"vista.*", "vre.grpo.*", "train.lora.*", "seed_train.*", "workers.*", "tracking.*"} <= set(sections)
+    assert len(sections) == len(set(sections))  # one line a section
+    assert "  vista.*          VISTA's prefix resampling and VAS filter (10 keys)" in out
+    assert "  seed_train.*     round-0 seed SFT settings (its keys as train.*)" in out
+    assert "sequences_per_scoring_batch" not in out  # the keys themselves: `vistakit config`
+
+
+def test_demo_help_has_no_benchmark_footnotes(capsys):
+    out = help_text(capsys, "demo")
+    assert "--jobs" in out and "side by side" in out
+    assert "min" not in out.split("--jobs")[-1].split("key=value")[0] and "14.3" not in out
+
+
+@pytest.mark.parametrize("argv, command", [(["run", "recipe.yaml", "--bogus"], "run"),
+                                           (["config", "--nope"], "config"),
+                                           (["demo", "--seed", "x"], "demo"),
+                                           (["run"], "run")])
+def test_a_bad_argument_shows_its_subcommands_usage(capsys, argv, command):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: vistakit {command} ") and f"vistakit {command}: error:" in err
 
 
 def data_folder(root: Path, bad: str | None = None) -> Path:

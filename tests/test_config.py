@@ -1,8 +1,9 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from vistakit.config import ConfigError, RunConfig, load_config
+from vistakit.config import ConfigError, RunConfig, load_config, to_dict
 
 RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
 
@@ -141,6 +142,43 @@ def test_paper_recipes_are_the_papers_setting(recipe):
     if cfg.method.startswith("vista"):
         assert (cfg.vista.resamples, cfg.vista.tau) == (3, -0.5)
     assert len(PAPER_RECIPES) >= 4  # VISTA 3B and 7B, ReST-EM, STaR
+
+
+# The own-data recipes for one GPU: ReST-EM and VISTA-SFT, the same run but for the method.
+ONE_GPU_RECIPES = {"qwen2.5-vl-3b.yaml": "rest-em", "qwen2.5-vl-3b-vista-sft.yaml": "vista-sft"}
+RECIPE_DIR = Path(__file__).parents[1] / "recipes"
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    return {k2: v2 for k, v in d.items()
+            for k2, v2 in (_flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(f"{prefix}{k}", v)])}
+
+
+@pytest.mark.parametrize("name", ONE_GPU_RECIPES)
+def test_one_gpu_recipes_state_the_memory_they_are_sized_for(name):
+    """Each says at its top the GPU memory it is sized for, marked as an estimate until measured."""
+    text = (RECIPE_DIR / name).read_text()
+    header = text[: text.index("\nmethod:")]
+    assert all(line.startswith("#") for line in header.splitlines()), "the memory note belongs to the header"
+    assert re.search(r"GPU MEMORY: sized for one \d+ GB GPU", header), header
+    assert "AN ESTIMATE, NOT MEASURED YET" in header
+    cfg = load_config(RECIPE_DIR / name)
+    assert (cfg.method, cfg.model.device, cfg.model.dtype, cfg.train.bf16) == (ONE_GPU_RECIPES[name], "cuda", "bfloat16", True)
+    assert cfg.train.launcher is None and cfg.sampling.backend == "hf"  # one GPU, one process
+
+
+def test_one_gpu_recipes_differ_only_in_the_method():
+    """ReST-EM and VISTA-SFT on your own data: every setting but the method (and VISTA's own section) is the
+    same, so the two runs compare the methods; both are the VISTA paper's loop."""
+    rest, vista = (load_config(RECIPE_DIR / name) for name in ONE_GPU_RECIPES)
+    a, b = _flat(to_dict(rest)), _flat(to_dict(vista))
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    assert {k for k in differ if not k.startswith("vista.")} == {"method", "run_dir"}, differ
+    for cfg in (rest, vista):
+        assert (cfg.rounds, cfg.sampling.samples_per_query, cfg.sampling.temperature, cfg.sampling.max_new_tokens,
+                cfg.train.epochs) == (3, 10, 1.0, 2048, 3.0)
+    v = vista.vista
+    assert (v.resamples, v.top_k, v.tau, v.vas_layers) == (3, 5, -0.5, None)  # J=3, top-5, tau, the middle layer
 
 
 def test_benchmark_keys_are_typed(tmp_path):

@@ -175,3 +175,24 @@ def test_a_missing_split_names_its_key_and_data_path(tmp_path, capsys, split, ke
     assert dry(f"data.path={data}") == 2
     err = capsys.readouterr().err
     assert f"{key}: {data / f'{split}.jsonl'} not found: data.path {data} has no such file" in err
+
+
+# --- the shipped one-GPU recipes -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("recipe", ["qwen2.5-vl-3b.yaml", "qwen2.5-vl-3b-vista-sft.yaml"])
+def test_the_one_gpu_recipes_pass_their_dry_run(recipe, monkeypatch, tmp_path, capsys):
+    """Each own-data recipe as shipped (model.device cuda, the hub id) passes `--dry-run` on a machine with a
+    GPU and the hub, given a data folder: here a fake GPU and a hub that knows the id, and nothing loaded."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Fake GPU")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    calls = hub_answers(monkeypatch, SimpleNamespace(sha="0123456789abcdef", config={"model_type": "qwen2_5_vl"},
+                                                     gated=False))
+    data = data_folder(tmp_path / "data")
+    assert main(["run", str(RECIPES / recipe), "--dry-run", f"data.path={data}", f"run_dir={tmp_path / 'run'}"]) == 0
+    out = capsys.readouterr().out
+    assert "model.device: cuda: Fake GPU (1 GPU visible)" in out
+    assert "model.base: Qwen/Qwen2.5-VL-3B-Instruct: found on the hub (qwen2_5_vl" in out
+    assert f"data.train_split: {data / 'train.jsonl'}: 1 rows" in out and "data.seed_split: not read" in out
+    assert calls[0][0] == "Qwen/Qwen2.5-VL-3B-Instruct" and not (tmp_path / "run").exists()

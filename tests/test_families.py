@@ -286,7 +286,7 @@ def test_processor_round_trips_and_loads_without_marker(family, tmp_path):
 
 
 def test_sft_step_trains_the_language_model(family, tmp_path):
-    """One step of the loop's own SFT (`train_sft`: collator, SPEC's loss, save) on a batch holding both query
+    """One step of the loop's own SFT (`train_sft`: collator, the per-sequence loss, save) on a batch holding both query
     orders: every weight it moves is finite, the language model's among them, and the saved model reloads
     with the family's processor."""
     from vistakit.config import TrainConfig

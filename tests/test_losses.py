@@ -24,7 +24,7 @@ def test_sft_loss_matches_hand_computation():
     total, count = sequence_logprobs(logits, labels)
     assert count.tolist() == [2, 1]
     torch.testing.assert_close(total, torch.tensor([logp(0, 1, 2) + logp(0, 2, 0), logp(1, 2, 1)]))
-    # these values tell SPEC's loss from the token average over the batch (what TRL/HF Trainer compute), so
-    # the first assertion would catch a token-averaged loss
+    # these values tell the per-sequence loss (docs/methods.md) from the token average over the batch (what
+    # TRL/HF Trainer compute), so the first assertion would catch a token-averaged loss
     token_avg = -(logp(0, 1, 2) + logp(0, 2, 0) + logp(1, 2, 1)) / 3
     assert not math.isclose(expected, token_avg, rel_tol=1e-3)

@@ -194,7 +194,7 @@ def test_auto_vas_layer_keeps_the_default_without_signal(tiny, tmp_path):
     report = json.loads((tmp_path / "l.json").read_text())
     assert len(report["per_layer_auroc"]) == 4
     if max(report["per_layer_auroc"]) <= 0.5:
-        assert chosen == [2] and "SPEC default" in report["why"]
+        assert chosen == [2] and "the middle layer (the default)" in report["why"]
     else:
         assert chosen == [max(range(4), key=lambda i: report["per_layer_auroc"][i])]
 

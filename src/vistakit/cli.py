@@ -1,15 +1,9 @@
-"""`vistakit run CONFIG [key=value ...] [--dry-run]`, `vistakit config [CONFIG] [key=value ...]` (every config
-field: dotted name, type, value, help), `vistakit demo`, `vistakit eval MODEL --data DIR`,
-`vistakit prepare BENCHMARK --source PATH_OR_ID --out DIR`, `vistakit train-step STEP_DIR` (one training
-step from the run folder; the loop runs it under `train.launcher`, e.g. `accelerate launch`), `vistakit
-sample-shard STEP_DIR [--rank R --world N]` (one shard of a sampling step; `workers.*`), `vistakit report
-RUN_DIR` (the run's report.md and report.html, from its files), `vistakit verify-check FILE.jsonl` (both
-verdicts, official and train, of model responses, and their agreement per task).
+"""vistakit's command line: `vistakit --help` lists the commands, `vistakit COMMAND --help` explains one.
 
-The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
-transformers, PIL, and every vistakit module that imports them) into the command functions, so that
-`--help`, `vistakit config` and a config error are instant. At module level it imports only the config and
-the light run-folder and report helpers.
+    vistakit demo                                             the embedded demo on CPU, nothing downloaded
+    vistakit run RECIPE [key=value ...] [--dry-run]           a self-improvement run (resumes when re-run)
+    vistakit config [RECIPE] [key=value ...]                  every config key: type, value, help
+    vistakit report RUN_DIR                                   a run folder's report.md and report.html
 """
 
 from __future__ import annotations
@@ -17,12 +11,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 
+# The one deliberate exception to imports at the top of a module: the CLI defers heavy imports (torch,
+# transformers, PIL, and every vistakit module that imports them) into the command functions, so that `--help`,
+# `vistakit config` and a config error are instant. At module level it imports only the config and the light
+# run-folder and report helpers.
 from vistakit.config import METHOD_SUMMARIES, ConfigError, RunConfig, describe, describe_text, load_config
 from vistakit.runfolder import RunFolderLocked
 from vistakit.evaluation.report import diagnostics_table, method_notes, paired_gain, plot, table
@@ -358,39 +357,67 @@ def cmd_verify_check(args) -> None:
     print(format_report(check_rows(read_rows(Path(args.file), args.task)), only_differing=args.differing))
 
 
+DESCRIPTION = """Self-improvement training of vision-language models: sample chains of thought with the
+current model, verify the answers, keep the good ones, retrain from the base model, repeat. Methods: VISTA
+(vista-sft, vista-dpo), VRE, and the baselines SFT-Seed, RFT, STaR, ReST-EM and R3V (`vistakit methods`;
+docs/methods.md states each)."""
+
+EXAMPLES = """examples:
+  vistakit demo                                                  SFT-Seed, ReST-EM and VISTA-SFT on CPU (minutes)
+  vistakit run recipes/qwen2.5-vl-3b-vista-sft.yaml data.path=/data/my_task --dry-run
+  vistakit run recipes/qwen2.5-vl-3b-vista-sft.yaml data.path=/data/my_task run_dir=runs/mine
+  vistakit report runs/mine                                      the run's report.md and report.html
+  vistakit eval runs/mine/round_3/train/model --data /data/my_task
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vistakit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run a recipe", epilog=_config_keys(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config")
-    p.add_argument("overrides", nargs="*", help="key=value, e.g. sampling.samples_per_query=4")
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="vistakit", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=raw)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    commands: dict[str, argparse.ArgumentParser] = {}
+
+    def command(name: str, help_: str, description: str | None = None, **kwargs) -> argparse.ArgumentParser:
+        commands[name] = sub.add_parser(name, help=help_, description=description or help_[0].upper() + help_[1:] + ".",
+                                        formatter_class=raw, **kwargs)
+        return commands[name]
+
+    p = command("run", "run a recipe: round 0 (M_0), then T rounds of its method, every step written to run_dir",
+                "Run a recipe: round 0 (M_0, and its evaluation), then T rounds of the recipe's method, every step "
+                "written to\nrun_dir. Re-running the same command resumes after the last finished step.",
+                epilog=_config_keys())
+    p.add_argument("config", metavar="RECIPE", help="a YAML config, e.g. recipes/qwen2.5-vl-3b-vista-sft.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override a config key, e.g. "
+                   "sampling.samples_per_query=4 data.path=/data/my_task")
     p.add_argument("--dry-run", action="store_true", help="check the config, model.device, model.base (its "
                    "processor; a hub id on the hub) and every data row the run would read, without loading a "
                    "model or writing anything; exit 2 naming the key when the run would fail")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("config", help="every config field: dotted name, type, value (the recipe's, else the "
-                       "default) and help")
-    p.add_argument("config", nargs="?", default=None, help="a recipe; default: the defaults")
-    p.add_argument("overrides", nargs="*", help="key=value, as for run")
+    p = command("config", "every config key: dotted name, type, value (the recipe's, else the default) and help")
+    p.add_argument("config", nargs="?", default=None, metavar="RECIPE", help="a YAML config; default: the defaults")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, as for run")
     p.set_defaults(fn=cmd_config)
-    p = sub.add_parser("methods", help="the methods a config's `method` may name, one line each")
+    p = command("methods", "the methods a config's `method` may name, one line each")
     p.set_defaults(fn=cmd_methods)
-    p = sub.add_parser("demo", help="the embedded default: tiny Qwen2.5-VL on the synthetic shapes task")
-    p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed model")
-    p.add_argument("--seed", type=int, default=0)
+    p = command("demo", "the embedded demo: SFT-Seed, then other methods from it, on a synthetic task, on CPU",
+                "The embedded demo: a synthetic visual task and a small model (nothing downloaded), SFT-Seed in "
+                "round 0, then\neach method of --method from that seed model; prints accuracy per round, "
+                "diagnostics and each method's\ngain over SFT-Seed.")
+    p.add_argument("--method", default="rest-em,vista-sft", help="comma-separated methods run from the same seed "
+                   "model (default: rest-em,vista-sft)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task, the model's initialisation and sampling")
     p.add_argument("--organism", choices=sorted(ORGANISMS), default="tiny",
-                   help="tiny: the embedded 1M-parameter Qwen2.5-VL trained from random weights (presets/demo.yaml, "
-                   "minutes); smol: a VLM of pretrained parts, SmolLM2-135M-Instruct + DINOv2-S/14 (presets/smol.yaml; "
-                   "install the parts first, README)")
+                   help="tiny: a 1M-parameter Qwen2.5-VL trained from random weights (minutes); smol: a VLM of "
+                   "pretrained parts, SmolLM2-135M-Instruct + DINOv2-S/14 (install the parts first: README)")
     p.add_argument("--run-dir", default=None, help="default: runs/demo-seed<N> (tiny), runs/smol-seed<N> (smol)")
     p.add_argument("--jobs", type=int, default=None, help="methods run side by side after SFT-Seed, each in its own "
-                   "process with its share of the threads; default: on CPU one per method, up to the cores (on 2 cores, "
-                   "seed 0: the same figures as --jobs 1 to the digit, 14.3 min against 18.7), else 1")
-    p.add_argument("overrides", nargs="*", help="key=value over the organism's preset, for every run but a method's "
+                   "process with its share of the CPU threads; default: on CPU one per method, up to the cores; "
+                   "on a GPU 1")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run but a method's "
                    "own sections (vista.*, vre.*, r3v.*), which SFT-Seed's run does not get")
     p.set_defaults(fn=cmd_demo)
-    p = sub.add_parser("eval", help="greedy accuracy of a model on a split")
-    p.add_argument("model")
+    p = command("eval", "greedy accuracy of a model on a split of a data folder")
+    p.add_argument("model", help="a checkpoint folder or hub id, e.g. runs/mine/round_3/train/model")
     p.add_argument("--data", required=True, help="folder with <split>.jsonl")
     p.add_argument("--split", default="test")
     p.add_argument("--task", default=None, help="verifier; default: the rows' own 'task' field")
@@ -401,7 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries-per-batch", type=int, default=32)
     p.add_argument("--max-queries", type=int, default=None)
     p.set_defaults(fn=cmd_eval)
-    p = sub.add_parser("prepare", help="convert a benchmark (hub id, hub files, or original release) to vistakit rows")
+    p = command("report", "(re)write RUN_DIR/report.md and report.html from the run folder's files, no model loaded")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_report)
+    p = command("verify-check", "both verdicts (official, train) of your model's responses, and their agreement per "
+                "task", "Both verdicts (official, train) of each row of a JSONL file of {task, response, gold[, "
+                "answer_type, choices,\nlabel]}, and their agreement per task (docs/verification.md).")
+    p.add_argument("file")
+    p.add_argument("--task", default=None, help="task of the rows without a 'task' field")
+    p.add_argument("--differing", action="store_true", help="list only the rows where the verdicts differ or "
+                   "one disagrees with the row's label (the table still counts every row)")
+    p.set_defaults(fn=cmd_verify_check)
+    p = command("prepare", "convert a benchmark (hub id, hub files, or original release) to vistakit's rows")
     p.add_argument("benchmark", help="chartqa | geometry3k | geometry3k-mc | mathvista | scienceqa | slake | vqa-rad | wemath")
     p.add_argument("--source", default=None, help="hub id, or a local folder (original release, save_to_disk, "
                    "hub files); default: the benchmark's hub id")
@@ -409,31 +447,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--splits", default=None, help="comma-separated, e.g. train,test; default: all")
     p.add_argument("--limit", type=int, default=None, help="keep the first N rows of each split")
     p.set_defaults(fn=cmd_prepare)
-    p = sub.add_parser("train-step", help="train from round_t/train/train_inputs.json (run by train.launcher)")
+    p = command("train-step", "one training step from STEP_DIR/train_inputs.json (what a run starts under "
+                "train.launcher)")
     p.add_argument("step_dir")
     p.set_defaults(fn=cmd_train_step)
-    p = sub.add_parser("sample-shard", help="one shard of a sampling step from STEP_DIR/shard_inputs.json (run by "
-                       "workers.shards / workers.launcher)")
+    p = command("sample-shard", "one shard of a sampling or scoring step from STEP_DIR/shard_inputs.json (what a "
+                "run starts for workers.shards or workers.launcher)")
     p.add_argument("step_dir")
     p.add_argument("--rank", type=int, default=None, help="default: RANK, else SLURM_PROCID, else 0")
     p.add_argument("--world", type=int, default=None, help="default: WORLD_SIZE, else SLURM_NTASKS, else 1")
     p.set_defaults(fn=cmd_sample_shard)
-    p = sub.add_parser("report", help="(re)write RUN_DIR/report.md and report.html from the run folder's files")
-    p.add_argument("run_dir")
-    p.set_defaults(fn=cmd_report)
-    p = sub.add_parser("verify-check", help="both verdicts (official, train) of each row of a JSONL file of "
-                       "{task, response, gold[, answer_type, choices, label]} and their agreement per task "
-                       "(docs/verification.md)")
-    p.add_argument("file")
-    p.add_argument("--task", default=None, help="task of the rows without a 'task' field")
-    p.add_argument("--differing", action="store_true", help="list only the rows where the verdicts differ or "
-                   "one disagrees with the row's label (the table still counts every row)")
-    p.set_defaults(fn=cmd_verify_check)
     args, extra = parser.parse_known_args(argv)
     if args.command in ("run", "config") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides += extra  # overrides after an option (`run C --dry-run a=1`): argparse leaves them over
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    elif extra:  # the subcommand's usage, not the top level's
+        commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "transformers", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -445,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")
         return 0
     except Exception as e:
-        from vistakit.tasks.data import DataError  # imported here, not at the top: see the module docstring
+        from vistakit.tasks.data import DataError  # imported here, not at the top: see the comment above the imports
 
         if not isinstance(e, (ConfigError, DataError, RunFolderLocked)):
             raise
@@ -470,18 +498,22 @@ def _quiet_library_bars() -> None:
 
 
 def _config_keys() -> str:
-    """`vistakit run --help`'s list of the config's keys, by section."""
-    sections: dict[str, list[str]] = {}
+    """`vistakit run --help`'s epilog: the config's sections, one line each (what it holds, how many keys);
+    `vistakit config` lists the keys themselves."""
+    sections: dict[str, list] = {"": ["the run: method, folder, rounds, seeds", 0]}
     for f in describe(RunConfig()):
-        if f.same_as:
-            sections[f.name] = [f"as {f.same_as}."]
-        elif not f.section:
-            head, _, leaf = f.name.rpartition(".")
-            sections.setdefault(head, []).append(leaf)
-    lines = ["config keys (override any as key=value; `vistakit config [CONFIG]` prints each one's type, value "
-             "and help):"]
-    for head, leaves in sections.items():
-        lines.append(f"  {head + '.' if head else '(top)'}: {', '.join(leaves)}")
+        if f.section:
+            what = f.help.split("; ")[0]
+            if len(what) > 70:  # one line: the parentheses go first
+                what = re.sub(r"\s*\([^)]*\)", "", what)
+            sections[f.name] = [f"{what} (its keys as {f.same_as}.*)" if f.same_as else what, 0]
+        else:
+            sections[f.name.rpartition(".")[0]][1] += 1
+    lines = ["config sections (set a key in the recipe, or override it as section.key=value; `vistakit config "
+             "[RECIPE]`\nlists every key with its type, value and help; docs/config.md has the same table):"]
+    for name, (what, n) in sections.items():
+        label = f"{name}.*" if name else "(top level)"
+        lines.append(f"  {label:<16} {what}" + (f" ({n} key{'s' * (n != 1)})" if n else ""))
     return "\n".join(lines)
 
 

@@ -76,7 +76,7 @@ class LoRAConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training set (SPEC: 3 a round)", "gt": 0.0, "why": "0 would save the untrained base as the round's model"})
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training set (the papers: 3 a round)", "gt": 0.0, "why": "0 would save the untrained base as the round's model"})
     learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate", "min": 0.0})
     examples_per_device_batch: int = field(default=8, metadata={"help": "training examples per device per step", "min": 1})
     grad_accum_steps: int = field(default=1, metadata={"help": "gradient accumulation steps (global batch = examples_per_device_batch x devices x this)", "min": 1})
@@ -90,7 +90,7 @@ class TrainConfig:
     seed: int | None = field(default=None, metadata={"help": "training seed (data order, dropout); None: the run's seed"})
     logging_steps: int = field(default=20, metadata={"help": "log the loss every N optimizer steps (train_log.json)", "min": 1})
     save_each_epoch: bool = field(default=True, metadata={"help": "checkpoint at each epoch's end, so a killed training step resumes"})
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO+NLL: beta, the preference term's scale (SPEC.md, 'Training')", "gt": 0.0})
+    dpo_beta: float = field(default=0.1, metadata={"help": "DPO+NLL: beta, the preference term's scale (docs/methods.md, 'Training: SFT and DPO+NLL')", "gt": 0.0})
     nll_alpha: float = field(default=0.5, metadata={"help": "DPO+NLL: weight of the positive's NLL", "min": 0.0})
     lora: LoRAConfig | None = field(default=None, metadata={"help": "LoRA via PEFT instead of full fine-tuning (e.g. train.lora.r=16); None: full fine-tuning. The round's model is saved merged"})
     frozen: list[ModelPart] = field(default_factory=list, metadata={"help": "model parts kept frozen: vision_tower, projector (both is LLaMA-Factory's default for VLMs; Qwen2.5-VL's own fine-tuning script freezes the vision tower). The embedded demo freezes both: trained from random weights on a few hundred images, they collapse into one constant vector and the model stops seeing"})
@@ -187,8 +187,8 @@ class VerifyConfig:
 class SamplingConfig:
     backend: Literal["hf", "vllm"] = field(default="hf", metadata={"help": "hf (transformers generate) | vllm (GPU, the 'vllm' extra; settings under sampling.vllm)"})
     samples_per_query: int = field(default=10, metadata={"help": "K: samples per training query", "min": 1})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (SPEC: 1.0); 0 is greedy", "min": 0.0})
-    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens a sampled response may have (SPEC: 2048); longer ones are dropped as unfinished", "min": 1})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (the papers: 1.0); 0 is greedy", "min": 0.0})
+    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens a sampled response may have (the papers: 2048); longer ones are dropped as unfinished", "min": 1})
     queries_per_batch: int = field(default=16, metadata={"help": "queries per generate call (x K sequences)", "min": 1})
     rationalization_samples: int = field(default=1, metadata={"help": "STaR: hinted samples per failed query", "min": 1})
     vllm: VLLMConfig = field(default_factory=VLLMConfig, metadata={"help": "vLLM engine settings (sampling.backend: vllm)"})
@@ -201,7 +201,7 @@ class VistaConfig:
     vas_layers: list[int] | Literal["auto"] | None = field(default=None, metadata={"help": "decoder layers for VAS (averaged); None: floor(L/2); 'auto': the layer whose within-query VAS best separates round 1's calibration positives by the two-pass label (round_1/filter/vas_layers.json), kept for later rounds (needs vista.two_pass)"})
     tau: float = field(default=-0.5, metadata={"help": "drop positives with VAS < tau"})
     sequences_per_scoring_batch: int = field(default=16, metadata={"help": "sequences per teacher-forced scoring pass", "min": 1})
-    critical_prompt: Literal["swapped", "original"] = field(default="swapped", metadata={"help": "query the critical-token pass scores negatives under: swapped (SPEC: instruction before image) | original (the sampling query)"})
+    critical_prompt: Literal["swapped", "original"] = field(default="swapped", metadata={"help": "query the critical-token pass scores negatives under: swapped (the paper's rule: instruction before image) | original (the sampling query)"})
     two_pass: bool = field(default=True, metadata={"help": "label every positive's image dependence by two passes (log p(response | its image) - log p(response | another query's image)), for the VAS diagnostics and vas_layers=auto; two extra teacher-forced passes per positive"})
     two_pass_margin: float = field(default=1.0, metadata={"help": "nats: a positive whose two-pass difference is at most this is labelled 'made without looking'", "min": 0.0})
     calibration_queries: int = field(default=200, metadata={"help": "vas_layers=auto: queries (seeded, with 2+ positives) whose positives calibrate the layer choice", "min": 1})
@@ -267,7 +267,7 @@ class WorkersConfig:
 
 @dataclass
 class RunConfig:
-    method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (`vistakit methods` lists them; README, 'Methods')"})
+    method: Method = field(default="rest-em", metadata={"help": "the self-improvement method (`vistakit methods` lists them; docs/methods.md states each)"})
     run_dir: str = field(default="runs/default", metadata={"help": "every step writes here; re-running resumes"})
     rounds: int = field(default=3, metadata={"help": "T: self-improvement rounds", "min": 0, "why": "0 runs round 0 only: M_0 (seed SFT, if any) and its evaluation"})
     seed: int = field(default=0, metadata={"help": "sampling and training seed"})

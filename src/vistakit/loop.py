@@ -1,5 +1,6 @@
-"""The self-improvement loop of SPEC.md: round 0 (M_0, optionally SFT on the seed chains), then T rounds of
-sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step in its own folder.
+"""The self-improvement loop (docs/methods.md, "The loop"): round 0 (M_0, optionally SFT on the seed
+chains), then T rounds of sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step in
+its own folder.
 
     run_dir/
       config.yaml            the resolved config

@@ -1,4 +1,4 @@
-"""The steps of a round (SPEC.md's loop), each reading the previous step's files in the run folder and
+"""The steps of a round (docs/methods.md, "The loop"), each reading the previous step's files in the run folder and
 writing its own. Methods (`vistakit.methods`) are short compositions of these; the work itself is done by
 the pipeline modules each step names (sampling/, vista/, training/, evaluation/).
 

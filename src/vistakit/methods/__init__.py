@@ -1,4 +1,4 @@
-"""Methods (SPEC.md, "Baselines"): each is one round function `round(ctx, t) -> M_t` composed of the public
+"""Methods (docs/methods.md states each): each is one round function `round(ctx, t) -> M_t` composed of the public
 steps in `vistakit.steps` (or VRE's in `vistakit.vre.steps`), one file per method. A new method is a new
 function and one entry in METHODS (a test defines one in its own file: tests/test_methods.py).
 

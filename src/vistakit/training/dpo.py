@@ -1,10 +1,11 @@
-"""DPO+NLL step (SPEC.md, "Training"): each positive against a random negative of its query, reference M_0.
+"""DPO+NLL step (docs/methods.md, "Training: SFT and DPO+NLL"): each positive against a random negative of
+its query, reference M_0.
 
 The model trained is a fresh copy of M_0, which is also the reference: the reference log-probs are computed
 once, by that same copy before its first update, and stored in `reference.jsonl` (so no second model is
 held in memory, and a resumed run reuses them). The loss is `losses.dpo_nll_loss`; TRL's DPOTrainer was
 not used because its NLL term ("sft" loss type; `rpo_alpha` is gone) is averaged over the batch's tokens,
-not per sequence as SPEC.md defines it, and its collator runs the vision tower once per side of a pair.
+not per sequence as docs/methods.md defines it, and its collator runs the vision tower once per side of a pair.
 Here a pair's two sequences are one padded batch: one call to the model per step.
 """
 

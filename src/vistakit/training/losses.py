@@ -1,4 +1,5 @@
-"""The training losses of SPEC.md as pure functions of logits and labels."""
+"""The training losses (docs/methods.md, "Training: SFT and DPO+NLL") as pure functions of logits and
+labels."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def sequence_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch
 
 
 def sft_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """mean over examples of -sum log p(response) / |response| (SPEC.md, "Training"): each sequence counts
+    """mean over examples of -sum log p(response) / |response| (docs/methods.md): each sequence counts
     the same, however long (TRL/HF average over all tokens of the batch instead)."""
     total, count = sequence_logprobs(logits, labels)
     return (-total / count.clamp(min=1)).mean()
@@ -25,10 +26,10 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def dpo_nll_loss(chosen: torch.Tensor, chosen_len: torch.Tensor, rejected: torch.Tensor,
                  ref_chosen: torch.Tensor, ref_rejected: torch.Tensor, paired: torch.Tensor,
                  beta: float = 0.1, alpha: float = 0.5) -> tuple[torch.Tensor, dict]:
-    """SPEC.md's DPO+NLL: L_DPO(beta) over (positive, negative) pairs + alpha * length-normalised NLL of the
+    """DPO+NLL (docs/methods.md): L_DPO(beta) over (positive, negative) pairs + alpha * length-normalised NLL of the
     positive. Inputs are per-example summed log-probs; `paired[i]` says whether positive i has a negative
     (a query without negatives gives positives that take the NLL term only; `rejected`/`ref_rejected` are
-    ignored where unpaired). TRL's DPO "sft" term averages over the batch's tokens instead: not SPEC's."""
+    ignored where unpaired). TRL's DPO "sft" term averages over the batch's tokens instead: not this loss."""
     margin = beta * ((chosen - ref_chosen) - (rejected - ref_rejected))
     dpo = -F.logsigmoid(margin[paired]).mean() if paired.any() else chosen.new_zeros(())
     nll = (-chosen / chosen_len.clamp(min=1)).mean()

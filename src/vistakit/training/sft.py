@@ -1,10 +1,10 @@
-"""SFT step: fine-tune a model on (query, response) examples with the length-normalised NLL of SPEC.md.
+"""SFT step: fine-tune a model on (query, response) examples with the length-normalised NLL of docs/methods.md.
 
 Built on `transformers.Trainer` (so accelerate, DeepSpeed/FSDP, bf16, gradient checkpointing and
 checkpoint resume come for free) with two small overrides: our collator, which renders queries with
-the model's own processor and masks everything but the response, and `compute_loss`, which is SPEC.md's
-per-sequence normalised NLL. TRL's SFTTrainer was not used: its loss averages over all tokens of the
-batch, and its VLM collator would re-render our prompts.
+the model's own processor and masks everything but the response, and `compute_loss`, which is the
+per-sequence normalised NLL (docs/methods.md). TRL's SFTTrainer was not used: its loss averages over all
+tokens of the batch, and its VLM collator would re-render our prompts.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""VISTA step 1: prefix resampling, turning negatives into new positives (SPEC.md, "VISTA step 1").
+"""VISTA step 1: prefix resampling, turning negatives into new positives (docs/methods.md, "VISTA step 1").
 
 Each negative is teacher-forced (batched) on the swapped query, instruction before image; its critical
 token is the first response token outside the top-k of the distribution that predicts it; the prefix up to
 it, with the critical token replaced by that distribution's top-1, is continued J times from the ORIGINAL
 query. Every negative's scoring result is in `critical.jsonl`, every resample in `samples.jsonl`.
 
-Choices SPEC.md leaves open, made here:
+Choices the paper leaves open, made here:
 - the swapped query is rendered by the chat template with the content order [instruction, image]: the
   user turn keeps its frame and the response still follows the assistant header. (Swapping the token spans
   literally would put the assistant header before the image, and the first response token would then be
@@ -15,7 +15,7 @@ Choices SPEC.md leaves open, made here:
   once, as it stands, instead of being continued.
 - continuations get the full `max_new_tokens` (the prefix does not count against it).
 - `critical_prompt="original"` scores under the sampling query instead of the swapped one (an option, for
-  models that never saw the instruction first; SPEC's swap stays the default).
+  models that never saw the instruction first; the paper's swap stays the default).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def critical_batch(model, processor, queries: dict[str, Query], qs: list[Query],
 
 def find_critical(scorer, processor, queries: dict[str, Query], negatives: list[dict], out_dir: Path, *, top_k: int,
                   batch_size: int, system: str | None, image_first: bool = False) -> list[dict]:
-    """The critical token of every negative, scored under the swapped query (SPEC) or, with `image_first`,
+    """The critical token of every negative, scored under the swapped query (the paper's rule) or, with `image_first`,
     under the query it was sampled from; batch by batch in `out_dir` (scoring.run_pass: resumable, and
     sharded when `scorer` is a vistakit.shards.Shards)."""
     found = run_pass(critical_batch, scorer, processor, queries, negatives, out_dir, batch_size=batch_size,

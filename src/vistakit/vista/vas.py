@@ -1,4 +1,4 @@
-"""VISTA step 2: the vision-aware attention score (SPEC.md, "VISTA step 2").
+"""VISTA step 2: the vision-aware attention score (docs/methods.md, "VISTA step 2").
 
 One teacher-forced forward pass per positive, with the model's fast (SDPA) attention in every layer. At the
 chosen layer(s) the attention function is wrapped: besides the model's own attention it runs one more SDPA
@@ -12,7 +12,7 @@ and where a kernel does materialise scores the chunk bounds them. Extra memory i
 x head_dim) plus, at most, one chunk's scores; no layer's attention weights are kept. (An explicit
 softmax(q k^T) per chunk reduced against the indicators gives the same masses but ran 2.6x slower on CPU.)
 
-Choices SPEC.md leaves open, made here:
+Choices the paper leaves open, made here:
 - heads are averaged per row (the mean of per-head masses = the mass of the head-averaged map);
 - with several layers, the segment masses lambda are averaged over layers before the ratio is taken;
 - the response is scored as it is trained: its token ids followed by the end-of-turn token;
@@ -117,7 +117,7 @@ AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)
 
 
 def default_layers(model) -> list[int]:
-    """SPEC.md: the middle decoder layer, floor(L / 2)."""
+    """The paper's intermediate layer: the middle decoder layer, floor(L / 2), counted from 0."""
     return [model.config.get_text_config().num_hidden_layers // 2]
 
 
@@ -195,7 +195,7 @@ def vision_ratio(masses: torch.Tensor) -> torch.Tensor:
 def z_scores(ratios: list[float]) -> list[float]:
     """VAS within one query: (S - mean) / std over its positives; 0 when there is one or std is 0
     (below 1e-6: identical responses scored with different padding differ by ~1e-7).
-    The population std (ddof 0) is used: SPEC.md says std over the positives, not a sample estimate."""
+    The population std (ddof 0) is used: the std of the positives themselves, not a sample estimate."""
     n = len(ratios)
     if n < 2:
         return [0.0] * n

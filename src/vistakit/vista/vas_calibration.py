@@ -6,7 +6,7 @@ disagreed). Here, on the positives of `n_queries` seeded queries (each with two 
 pass with every layer captured gives each positive's S per layer; the label is the two-pass one
 (`two_pass.py`: did the chain depend on its image?), so it works on any dataset. The chosen layer is the one
 whose within-query VAS (the z-score the filter uses) has the highest AUROC for that label. If no layer is
-above 0.5 (no layer where more image attention means a chain that looked), the SPEC default is kept and
+above 0.5 (no layer where more image attention means a chain that looked), the middle layer (the default) is kept and
 the file says so: the filter would otherwise drop the chains that looked. Everything is written to
 `vas_layers.json`: per-layer AUROCs, the choice and why.
 """
@@ -79,10 +79,10 @@ def choose_layers(scorer, processor, queries: dict[str, Query], decisions: list[
     scored = [(a, layer) for layer, a in enumerate(per_layer) if a is not None]
     best = max(scored, default=None)
     if best is None:
-        chosen, why = fallback, "no calibration positives with both labels: the middle layer (SPEC default)"
+        chosen, why = fallback, "no calibration positives with both labels: the middle layer (the default)"
     elif best[0] <= 0.5:
         chosen, why = fallback, (f"no layer's VAS is above chance for the two-pass label (best {best[0]:.3f} at "
-                                 f"layer {best[1]}): the middle layer (SPEC default)")
+                                 f"layer {best[1]}): the middle layer (the default)")
     else:
         chosen, why = [best[1]], f"highest within-query AUROC for the two-pass label ({best[0]:.3f})"
     write_json(out_file, {"chosen": chosen, "why": why, "per_layer_auroc": per_layer, "per_layer_auroc_raw": raw,

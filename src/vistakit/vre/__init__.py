@@ -1,4 +1,4 @@
-"""VRE, visual re-examination (SPEC.md, "VRE"; papers/vre.md), one pipeline step per module:
+"""VRE, visual re-examination (docs/methods.md, "VRE: visual re-examination"), one pipeline step per module:
 
 - `template`     the response template reasoning -> <reflection>...</reflection> -> answer; tag tokens
 - `reexamine`    re-examination questions whose answers, by the same model, become a reflection

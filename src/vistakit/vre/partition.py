@@ -1,4 +1,4 @@
-"""Difficulty-aware partitioning (SPEC.md, "VRE" 2): sample each query n times with the cold-start / SFT
+"""Difficulty-aware partitioning (docs/methods.md, "VRE", step 4): sample each query n times with the cold-start / SFT
 model and label it by its success rate. Queries answered sometimes right and sometimes wrong are
 "unstable": GRPO learns only there, since a query whose n answers all agree in correctness gives every
 completion of its group the same accuracy reward (no group-relative signal from it).

@@ -1,5 +1,5 @@
 """VRE's SFT set from the model's own outputs: the cold start (round 1) and homologous reconstruction (later
-rounds) are this one step (SPEC.md, "VRE" 1 and 4).
+rounds) are this one step (docs/methods.md, "VRE", step 2).
 
 Every correct, finished sample of M_{t-1} becomes a template response `reasoning -> reflection -> answer`:
 - "own": the sample already follows the template (an RL model writes reflections) and the scorer accepts its

@@ -1,4 +1,4 @@
-"""VRE's three rewards (SPEC.md, "VRE" 3), TRL-style: `(completions, **kwargs) -> list[float]`.
+"""VRE's three rewards (docs/methods.md, "VRE", step 5), TRL-style: `(completions, **kwargs) -> list[float]`.
 
 `completions` are strings, or TRL's conversational form (`[{"role": "assistant", "content": text}]`);
 the other keyword arguments are the dataset's columns, one value per completion (TRL repeats each prompt's

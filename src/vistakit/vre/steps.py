@@ -1,4 +1,4 @@
-"""VRE's own steps (papers/vre.md), composed into a round by `vistakit.methods.vre`:
+"""VRE's own steps (docs/methods.md, "VRE: visual re-examination"), composed into a round by `vistakit.methods.vre`:
 
     round t (t = 1..T; T = `rounds` = the number of RL/SFT cycles):
       sample      K samples per train query from M_{t-1}                       round_t/sample/
@@ -11,8 +11,8 @@
       eval        (the loop) greedy accuracy of M_t                           round_t/eval/
       phases      attention to the image before / inside / after reflection  round_t/phases/
 
-Choices where SPEC.md and the paper are silent, made here:
-- SFT starts from M_0 every round, as every vistakit method's training does (SPEC.md's loop); the RL/SFT
+Choices where the paper is silent, made here:
+- SFT starts from M_0 every round, as every vistakit method's training does (docs/methods.md, "The loop"); the RL/SFT
   alternation is: M_{t-1} (an RL model from round 2 on) makes the data, SFT from M_0 learns it, GRPO
   refines the SFT model. The data of round t > 1 is thus the RL model's own outputs, rebuilt for the same
   model (homologous reconstruction); round 1's data is M_0's (the cold start).

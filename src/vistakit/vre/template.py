@@ -1,4 +1,4 @@
-"""VRE's response template: reasoning -> <reflection> ... </reflection> -> answer (SPEC.md, "VRE" 1).
+"""VRE's response template: reasoning -> <reflection> ... </reflection> -> answer (docs/methods.md, "VRE").
 
     red shapes: 2
     <reflection>

@@ -1,4 +1,4 @@
-"""VRE's RL step: GRPO on the unstable queries with TRL's `GRPOTrainer` (SPEC.md, "VRE" 3).
+"""VRE's RL step: GRPO on the unstable queries with TRL's `GRPOTrainer` (docs/methods.md, "VRE", step 5).
 
 Why TRL's trainer and not our own step: it takes our tiny Qwen2.5-VL and its processor as they are (its
 chat-template rendering of a `[image, text]` user turn gives token for token the prompt `render_query`
@@ -6,7 +6,7 @@ gives, checked in tests/test_vre.py), generates with `model.generate` on CPU or 
 and passes the dataset's columns to reward functions as keyword arguments, which is the reward shape we
 want. What we set, and why:
 - `loss_type="grpo"` by default (each completion's token mean, then the group mean: GRPO's own
-  normalisation, the per-sequence form SPEC.md uses for SFT); TRL's default "dapo" is one override away;
+  normalisation, the per-sequence form vistakit's SFT loss uses); TRL's default "dapo" is one override away;
 - `beta=0.0` by default (no KL term, so no reference model in memory; TRL's default too);
 - sampling as everywhere else in vistakit: temperature 1, no top-k/top-p, no repetition penalty, and every
   vision placeholder token suppressed (TRL suppresses only the image pad by itself);
