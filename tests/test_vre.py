@@ -480,3 +480,26 @@ def test_a_grpo_step_killed_after_a_checkpoint_resumes_to_the_same_rollouts_and_
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     losses = [json.loads((tmp_path / d / "train_log.json").read_text())["train_loss"] for d in ("ref", "killed")]
     assert abs(losses[0] - losses[1]) <= 1e-6 * max(1.0, abs(losses[0]))
+
+
+def test_grpo_loads_the_policy_with_the_runs_image_size_bounds(tmp_path, monkeypatch):
+    """VRE's GRPO step must load the SFT model as every other step does: with model.min_pixels / max_pixels
+    (it used the checkpoint's own limits, so a run bounded for memory trained GRPO on full-size images)."""
+    from types import SimpleNamespace
+
+    from vistakit.config import RunConfig
+    from vistakit.vre import steps as vre_steps
+
+    cfg = RunConfig()
+    cfg.model.min_pixels, cfg.model.max_pixels = 3136, 401408
+    seen = {}
+
+    def fake_train_grpo(base, queries, out, settings, **kwargs):
+        seen.update(kwargs)
+        return out / "model"
+
+    monkeypatch.setattr(vre_steps, "train_grpo", fake_train_grpo)
+    ctx = SimpleNamespace(cfg=cfg, run_dir=tmp_path, system=None, round_dir=lambda t: tmp_path / f"round_{t}",
+                          write_result=lambda path, model, **extra: None, read_result=lambda path: "m")
+    vre_steps.grpo(ctx, 1, "sft-model", [Query(id="q", question="?", answer="1", images=[])])
+    assert (seen["min_pixels"], seen["max_pixels"]) == (3136, 401408)

@@ -130,7 +130,8 @@ def grpo(ctx: Context, t: int, sft_model: str, queries: list[Query]) -> str:
                                                                                    ctx.cfg.verify.mode),
                                system=ctx.system, device=m.device, seed=cfg.seed,
                                tracking=step_tracking(cfg, ctx.run_dir, out),
-                               attn_implementation=m.attn_implementation, trust_remote_code=m.trust_remote_code))
+                               attn_implementation=m.attn_implementation, trust_remote_code=m.trust_remote_code,
+                               min_pixels=m.min_pixels, max_pixels=m.max_pixels))
     else:
         log.warning("%s: no unstable queries; M_%d is the SFT model", out, t)
     ctx.write_result(out / "result.json", model, queries=len(queries))
