@@ -424,7 +424,8 @@ class TrainRules:
         if answer != raw.strip() or bare:  # the official matcher on the bare or unwrapped answer
             again = judge(answer)
             if again.correct:
-                name = "normalised_form" if answer != _clean(raw) else ""
+                # a bare answer that only lost what the official extractor strips anyway is just `bare_answer`
+                name = "" if bare and answer == _clean(raw) else "normalised_form"
                 return Verdict(again.pred, True, official.scores, f"{tag}{name}".rstrip("+"))
         for r in self.by_answer_type.get(answer_type, self.rules) if answer_type else self.rules:
             reading = r.read(answer, gold, choices)
