@@ -24,6 +24,7 @@ import yaml
 
 from vistakit.evaluation.diagnostics import verdict_modes
 from vistakit.tasks.data import load_split
+from vistakit.tasks.labels import verdict_fields
 from vistakit.tasks.verify import verdicts
 
 
@@ -45,11 +46,9 @@ def rescore(records: list[dict], queries: dict) -> list[dict]:
     for r in records:
         q = queries[r["query_id"]]
         both = verdicts(q.task, r["response"], q.answer, q.answer_type, q.choices)
-        official, train = both["official"], both.get("train", both["official"])
+        fields = verdict_fields(both["official"], both.get("train", both["official"]))
         out.append({"query_id": q.id, "response": r["response"], "gold": q.answer, "answer_type": q.answer_type,
-                    "correct_official": official.correct, "correct_train": train.correct,
-                    "rule_official": official.rule, "rule_train": train.rule,
-                    "kept": train.correct and r.get("finished", True)})
+                    **fields, "kept": fields["correct_train"] and r.get("finished", True)})
     return out
 
 
