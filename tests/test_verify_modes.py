@@ -189,7 +189,7 @@ HEDGES = {
                "Answer: E D C B A", "Answer: (B) or (C)"],
     "number": ["Answer: 12 or 13", "Answer: 12, 13", "Answer: 12 and 13", "Answer: 12 to 13", "Answer: 12, maybe 13",
                "12 or 13"],
-    "closed": ["Answer: yes or no", "Answer: yes and no", "Answer: yes/no", "yes or no"],
+    "closed": ["Answer: yes or no", "Answer: yes and no", "Answer: yes/no", "yes or no", "Answer: yes no"],
     "open": ["Answer: lung or liver", "Answer: the lung or the liver"],
 }
 HEDGE_READERS = ([(t, at, "option", "B", CHOICES) for t, at in OPTION_READERS]
@@ -258,6 +258,7 @@ def test_shapes_forms(answer_type, gold, response, rule):
 
 @pytest.mark.parametrize("answer_type, gold, response", [
     ("number", "3", "Answer: 3 or 4"), ("number", "3", "Answer: three or four"), ("yes_no", "yes", "Answer: yes or no"),
+    ("yes_no", "yes", "Answer: yes no"), ("yes_no", "no", "Answer: No yes"),
     ("word", "red", "Answer: red or blue"), ("word", "circle", "Answer: circle, square")])
 def test_shapes_hedges_are_wrong_in_both_modes(answer_type, gold, response):
     official, train = both("shapes", response, gold, answer_type)

@@ -92,7 +92,8 @@ _HEDGE_WORDS = re.compile(
     r"not\s+enough|insufficient|unknown|and/or|approx\w*)\b"
     r"|(?:\b(?:about|around|roughly|nearly|almost|circa)\b|~)\s*[-+$€£]?\d", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\bor\b", re.IGNORECASE)
-_POLAR_PAIR = re.compile(r"\b(?:yes|no)\b\s*(?:,|/|\bor\b|\band\b)\s*\b(?:yes|no)\b", re.IGNORECASE)
+_POLAR_PAIR = re.compile(r"\b(?:yes|no)\b\s*(?:,|/|\bor\b|\band\b)\s*\b(?:yes|no)\b|\byes\s+no\b|\bno\s+yes\b",
+                         re.IGNORECASE)  # `yes or no`, `yes/no`, and `yes no` (polarity reads its first word)
 _NUMBER_LIST = re.compile(r"\d\s*(?:,\s+|;|\band\b|\bto\b)\s*[-+$]?\d", re.IGNORECASE)
 
 
