@@ -60,15 +60,15 @@ def math_verify(gold: str, answer: str) -> bool:
 def ours(gold: str, answer: str) -> bool | None:
     """True / False where our readers read the answer as a number; None where they do not read it."""
     from vistakit.tasks.train_verifier import number_form, number_words, read_number, unify
-    from vistakit.tasks.verify import _latex_number, _fallback_math_equal
+    from vistakit.tasks.verify import fallback_math_equal, latex_number
 
     answer = unify(answer)
     if number_form(answer, gold) or number_words(answer, gold):
         return True
     if read_number(answer) is not None:
         return False
-    if _latex_number(answer) is not None:
-        return _fallback_math_equal(answer, gold)
+    if latex_number(answer) is not None:
+        return fallback_math_equal(answer, gold)
     return None
 
 

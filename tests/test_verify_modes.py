@@ -189,7 +189,7 @@ HEDGES = {
                "Answer: E D C B A", "Answer: (B) or (C)"],
     "number": ["Answer: 12 or 13", "Answer: 12, 13", "Answer: 12 and 13", "Answer: 12 to 13", "Answer: 12, maybe 13",
                "12 or 13"],
-    "closed": ["Answer: yes or no", "Answer: yes and no", "Answer: yes/no", "yes or no"],
+    "closed": ["Answer: yes or no", "Answer: yes and no", "Answer: yes/no", "yes or no", "Answer: yes no"],
     "open": ["Answer: lung or liver", "Answer: the lung or the liver"],
 }
 HEDGE_READERS = ([(t, at, "option", "B", CHOICES) for t, at in OPTION_READERS]
@@ -230,6 +230,57 @@ def test_a_gold_or_an_option_with_the_word_is_no_hedge():
     assert official.correct and train.correct
 
 
+# --- the shapes task (the pretrained organism's): the same named rules on its answer line ----------------------
+# (answer_type, gold, response a model would write, train rule); the official verdict rejects each
+SHAPES_FORMS = [
+    ("number", "3", "circles: 2\nsquares: 1\n2 plus 1 is 3\nAnswer: three", "number_words"),
+    ("number", "2", "green shapes: 2\nAnswer: two shapes", "number_words"),
+    ("number", "3", "red shapes: 3\nAnswer: n = 3", "number_form"),
+    ("number", "3", "Three.", "bare_answer+number_words"),
+    ("number", "3", "3", "bare_answer"),
+    ("number", "3", "circles: 3\nAnswer: **3**", "normalised_form"),
+    ("yes_no", "no", "blue triangle: 0\nAnswer: Nope", "yes_no_form"),
+    ("yes_no", "yes", "red circle: 1\nAnswer: Yep, there is.", "yes_no_form"),
+    ("yes_no", "no", "4 is not more than 5\nAnswer: Not true", "yes_no_form"),
+    ("yes_no", "no", "No.", "bare_answer"),
+    ("word", "circle", "red shapes: 1\nred circle: 1\nAnswer: A circle.", "words"),
+    ("word", "red", "circles: 1\nAnswer: Red (the only circle)", "words"),
+    ("word", "circle", "Circle.", "bare_answer"),
+]
+
+
+@pytest.mark.parametrize("answer_type, gold, response, rule", SHAPES_FORMS)
+def test_shapes_forms(answer_type, gold, response, rule):
+    official, train = both("shapes", response, gold, answer_type)
+    assert not official.correct
+    assert (train.correct, train.rule) == (True, rule)
+
+
+@pytest.mark.parametrize("answer_type, gold, response", [
+    ("number", "3", "Answer: 3 or 4"), ("number", "3", "Answer: three or four"), ("yes_no", "yes", "Answer: yes or no"),
+    ("yes_no", "yes", "Answer: yes no"), ("yes_no", "no", "Answer: No yes"),
+    ("word", "red", "Answer: red or blue"), ("word", "circle", "Answer: circle, square")])
+def test_shapes_hedges_are_wrong_in_both_modes(answer_type, gold, response):
+    official, train = both("shapes", response, gold, answer_type)
+    assert not official.correct and not train.correct
+
+
+def test_shapes_keeps_what_its_official_verdict_reads():
+    """The fine-tuned model's own form and what the official matchers already read stay as they were, named by
+    the official matcher; a hedge the official yes/no matcher reads (`maybe yes`) only the train verdict rejects;
+    what no rule reads stays wrong (`There are three circles.`: a sentence, not a count)."""
+    for answer_type, gold, response, matcher in [("number", "3", "Answer: 3", "number"),
+                                                 ("number", "3", "Answer: 3 circles", "number"),
+                                                 ("yes_no", "yes", "Answer: Yes, there is.", "yes_no"),
+                                                 ("word", "red", "Answer: Red.", "exact")]:
+        official, train = both("shapes", response, gold, answer_type)
+        assert official == train and (train.correct, train.rule) == (True, matcher)
+    official, train = both("shapes", "Answer: maybe yes", "yes", "yes_no")
+    assert official.correct and (train.correct, train.rule) == (False, "hedge")
+    for response in ("Answer: There are three circles.", "circles: 3\nThere are three."):
+        assert not check("shapes", response, "3", "number", mode="train").correct
+
+
 # --- the verdicts' records ------------------------------------------------------------------------------------
 
 def test_verdicts_and_rules():
@@ -237,8 +288,9 @@ def test_verdicts_and_rules():
     assert (v["official"].correct, v["official"].rule) == (False, "no_match")
     assert (v["train"].correct, v["train"].rule, v["train"].pred) == (True, "number_form", "1200")
     assert check("chartqa", "Answer: 1,200", "1200", mode="official") == v["official"]
-    assert set(verdicts("shapes", "Answer: 3", "3", "number")) == {"official"}  # one verifier: one verdict
-    assert check("shapes", "Answer: 3.0", "3", "number", mode="train").correct
+    assert set(verdicts("answer", "Answer: 3", "3", "number")) == {"official"}  # one verifier: one verdict
+    assert check("answer", "Answer: 3.0", "3", "number", mode="train").correct
+    assert set(verdicts("shapes", "Answer: 3", "3", "number")) == {"official", "train"}
     assert check("chartqa", "no answer here", "12").rule == "no_answer"
     with pytest.raises(ValueError, match="official, train"):
         check("chartqa", "Answer: 1", "1", mode="lenient")
@@ -255,8 +307,11 @@ def test_labels_carry_both_verdicts_where_they_can_differ():
     assert official["correct"] is False and official["verify_mode"] == "official" and official["correct_train"] is True
     same = label_response(q, "Answer: 1200", "train")
     assert "pred_official" not in same and same["rule_official"] == same["rule_train"] == "relaxed_correctness"
+    generic = Query(id="g1", question="How many?", answer="3", images=[], task="answer", answer_type="number")
+    assert set(label_response(generic, "Answer: 3", "train")) == {"pred", "correct", "grounded"}
     shapes = Query(id="s1", question="How many?", answer="3", images=[], task="shapes", answer_type="number")
-    assert set(label_response(shapes, "Answer: 3", "train")) == {"pred", "correct", "grounded", "no_look"}
+    label = label_response(shapes, "Answer: three", "train")
+    assert (label["correct"], label["correct_official"], label["rule_train"]) == (True, False, "number_words")
 
 
 def test_config_modes_are_the_verifiers():
@@ -320,8 +375,8 @@ def test_the_decision_log_records_mode_and_rule(tmp_path):
     assert [(d["kept"], d["rule_train"], d["rule_official"]) for d in log[:4]] == [
         (True, "number_form", "no_match"), (True, "relaxed_correctness", "relaxed_correctness"),
         (False, "hedge", "no_match"), (False, "no_match", "no_match")]
-    assert all(d["verify_mode"] == "train" for d in log)  # the shapes row too: the mode the loop acted on
-    assert verdict_modes(decisions) == {"samples": 4, "official_correct": 1, "train_correct": 2, "train_only": 1,
+    assert all(d["verify_mode"] == "train" for d in log)  # the shapes row too (both verdicts, as chartqa's)
+    assert verdict_modes(decisions) == {"samples": 5, "official_correct": 2, "train_correct": 3, "train_only": 1,
                                         "official_only": 0, "kept_train_only": 1,
                                         "train_only_rules": {"number_form": 1}}
     assert steps._common(SimpleNamespace(cfg=cfg, system=None))["verify_mode"] == "train"

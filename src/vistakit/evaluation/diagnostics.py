@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from vistakit.runfolder import read_jsonl
+from vistakit.tasks.labels import mode_counts
 
 
 def zero_positive_by_level(queries, records: list[dict]) -> dict:
@@ -36,22 +37,14 @@ def zero_positive_by_level(queries, records: list[dict]) -> dict:
 
 
 def verdict_modes(decisions: list[dict]) -> dict:
-    """Where the official and the train verdicts differ (decisions of benchmark tasks, which carry both):
-    how many samples each accepts, how many only one does, how many kept samples only the train verdict
-    accepted, and the train rules behind those; {} when no decision carries both."""
+    """Where the official and the train verdicts differ, over the decisions that carry both (tasks with a train
+    verdict): `tasks.labels.mode_counts` (each mode's positives, those only one accepts, the train rules), and
+    how many kept samples only the train verdict accepted; {} when no decision carries both."""
     both = [d for d in decisions if "correct_train" in d]
     if not both:
         return {}
-    train_only = [d for d in both if d["correct_train"] and not d["correct_official"]]
-    rules: dict[str, int] = defaultdict(int)
-    for d in train_only:
-        rules[d.get("rule_train")] += 1
-    return {"samples": len(both), "official_correct": sum(d["correct_official"] for d in both),
-            "train_correct": sum(d["correct_train"] for d in both),
-            "train_only": len(train_only),
-            "official_only": sum(d["correct_official"] and not d["correct_train"] for d in both),
-            "kept_train_only": sum(d["kept"] for d in train_only),
-            "train_only_rules": dict(sorted(rules.items(), key=lambda kv: (-kv[1], str(kv[0]))))}
+    kept = sum(d["kept"] and d["correct_train"] and not d["correct_official"] for d in both)
+    return {**mode_counts(both), "kept_train_only": kept}
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:

@@ -14,9 +14,11 @@ audited and the modes compared on the same samples. Tasks with one verifier keep
 
 from __future__ import annotations
 
+from collections import Counter
+
 from vistakit.tasks.data import Query
 from vistakit.tasks import get_task
-from vistakit.tasks.verify import MODES, verdicts
+from vistakit.tasks.verify import MODES, Verdict, verdicts
 
 
 def label_response(query: Query, response: str, mode: str = "official") -> dict:
@@ -35,9 +37,27 @@ def label_response(query: Query, response: str, mode: str = "official") -> dict:
     if verdict.scores:
         label["scores"] = verdict.scores
     if "train" in both:
-        official, train = both["official"], both["train"]
-        label.update(verify_mode=mode, correct_official=official.correct, correct_train=train.correct,
-                     rule_official=official.rule, rule_train=train.rule)
-        if official.pred != train.pred:
-            label.update(pred_official=official.pred, pred_train=train.pred)
+        label.update(verify_mode=mode, **verdict_fields(both["official"], both["train"]))
     return label
+
+
+def verdict_fields(official: Verdict, train: Verdict) -> dict:
+    """Both verdicts as a record's fields: `correct_official`, `correct_train`, `rule_official`, `rule_train`,
+    and `pred_official` / `pred_train` where the two read different answers."""
+    fields = {"correct_official": official.correct, "correct_train": train.correct, "rule_official": official.rule,
+              "rule_train": train.rule}
+    if official.pred != train.pred:
+        fields.update(pred_official=official.pred, pred_train=train.pred)
+    return fields
+
+
+def mode_counts(records: list[dict]) -> dict:
+    """Where the two verdicts differ, over records carrying both (`verdict_fields`): samples, each mode's
+    positives, the positives only the train verdict accepts and only the official one does, and the train
+    rules behind the first (most frequent first)."""
+    train_only = [r for r in records if r["correct_train"] and not r["correct_official"]]
+    rules = Counter(r.get("rule_train") for r in train_only)
+    return {"samples": len(records), "official_correct": sum(r["correct_official"] for r in records),
+            "train_correct": sum(r["correct_train"] for r in records), "train_only": len(train_only),
+            "official_only": sum(r["correct_official"] and not r["correct_train"] for r in records),
+            "train_only_rules": dict(sorted(rules.items(), key=lambda kv: (-kv[1], str(kv[0]))))}

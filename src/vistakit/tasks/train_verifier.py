@@ -44,14 +44,14 @@ official verdict, then `number_form`, `number_words`, then `math_form`) agrees o
 from __future__ import annotations
 
 import functools
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from vistakit.tasks.verify import (_MINUS, Verdict, _clean, _latex_number, boxed, choose_option, final_answer,
-                                   math_equal, option_letters)
+from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, choose_option, clean_answer,
+                                   decimal_places, equal_at_decimals, final_answer, latex_number, math_equal,
+                                   option_letters, same_choice_value, same_value, within_relative)
 
 # --- the answer as written -----------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ def unify(text: str) -> str:
     """The answer without what models wrap it in: full-width and other compatibility characters (NFKC:
     `Ｂ` -> `B`, `（Ｃ）` -> `(C)`), Unicode minus signs, `\\text{}` and friends, a whole `\\boxed{}`,
     markdown emphasis and code marks, quotes, `$...$` / `\\(...\\)`, a trailing full stop."""
-    t = unicodedata.normalize("NFKC", text).translate(_MINUS).replace("\u2044", "/")
+    t = unicodedata.normalize("NFKC", text).translate(MINUS_SIGNS).replace("\u2044", "/")
     for _ in range(3):
         t = _WRAPPERS.sub(r"\1", t)
     t = t.strip()
@@ -92,7 +92,8 @@ _HEDGE_WORDS = re.compile(
     r"not\s+enough|insufficient|unknown|and/or|approx\w*)\b"
     r"|(?:\b(?:about|around|roughly|nearly|almost|circa)\b|~)\s*[-+$€£]?\d", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\bor\b", re.IGNORECASE)
-_POLAR_PAIR = re.compile(r"\b(?:yes|no)\b\s*(?:,|/|\bor\b|\band\b)\s*\b(?:yes|no)\b", re.IGNORECASE)
+_POLAR_PAIR = re.compile(r"\b(?:yes|no)\b\s*(?:,|/|\bor\b|\band\b)\s*\b(?:yes|no)\b|\byes\s+no\b|\bno\s+yes\b",
+                         re.IGNORECASE)  # `yes or no`, `yes/no`, and `yes no` (polarity reads its first word)
 _NUMBER_LIST = re.compile(r"\d\s*(?:,\s+|;|\band\b|\bto\b)\s*[-+$]?\d", re.IGNORECASE)
 
 
@@ -121,9 +122,6 @@ def hedged(pred: str, gold: str, choices: Sequence[str] | None = None) -> bool:
 
 # --- numbers -------------------------------------------------------------------------------------------------
 
-_SMALL = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
 _SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 
@@ -141,8 +139,8 @@ def words_number(text: str) -> tuple[float, str] | None:
     while i < len(tokens):
         tok = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if tok in _SMALL:
-            current += _SMALL[tok]
+        if tok in NUMBER_WORDS:
+            current += NUMBER_WORDS[tok]
         elif tok in _TENS:
             current += _TENS[tok]
         elif tok == "dozen":
@@ -156,7 +154,7 @@ def words_number(text: str) -> tuple[float, str] | None:
                 total, current = total + max(current, 1) * _SCALES[tok], 0
         elif tok in ("a", "an") and nxt in (*_SCALES, "dozen") and not read:
             current = 1
-        elif tok == "and" and read and (nxt in _SMALL or nxt in _TENS):
+        elif tok == "and" and read and (nxt in NUMBER_WORDS or nxt in _TENS):
             pass
         else:
             break
@@ -210,7 +208,7 @@ def read_number(text: str) -> Reading | None:
             value = sign * float(digits + (m.group("exp") or ""))
         except ValueError:
             return None
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        decimals = decimal_places(digits)
         unit, pct = (m.group("unit") or "").strip(), bool(m.group("pct"))
     else:
         spelled = words_number(t)
@@ -243,19 +241,16 @@ def same_number(pred: Reading, gold: Reading, how: str) -> bool:
     """`how`: exact (equal up to float noise), relaxed (ChartQA: within 5% of a nonzero gold, else exactly
     0), precision (MathVista floats: equal when rounded to the gold's decimal places)."""
     for p, g in _pairs(pred, gold):
-        if how == "relaxed" and (abs(p - g) <= 0.05 * abs(g) if g else p == 0):
+        if how == "relaxed" and (within_relative(p, g) if g else p == 0):
             return True
-        if how == "precision" and round(p, gold.decimals) == round(g, gold.decimals):
+        if how == "precision" and equal_at_decimals(p, g, gold.decimals):
             return True
-        if how == "exact" and math.isclose(p, g, rel_tol=1e-6, abs_tol=1e-9):
+        if how == "exact" and same_value(p, g):
             return True
     return False
 
 
 # --- words and yes/no ----------------------------------------------------------------------------------------
-
-_ARTICLES = {"a", "an", "the"}
-
 
 def words_key(text: str) -> str:
     """Free text for comparison: lower case, parenthesised text, articles and punctuation removed (dots and
@@ -266,12 +261,12 @@ def words_key(text: str) -> str:
     t = re.sub(r"(?<!\d)\.|\.(?!\d)|-(?!\d)", " ", t)
     words, out, i = t.split(), [], 0
     while i < len(words):
-        if words[i] in _SMALL or words[i] in _TENS:
+        if words[i] in NUMBER_WORDS or words[i] in _TENS:
             value, rest = words_number(" ".join(words[i:]))
             out.append(_fmt(value))
             i = len(words) - len(rest.split())
         else:
-            if words[i] not in _ARTICLES:
+            if words[i] not in ARTICLES:
                 out.append(words[i])
             i += 1
     return " ".join(out)
@@ -357,7 +352,7 @@ def _value(text: str) -> float | None:
     reading = read_number(unify(text))
     if reading is not None:
         return reading.values[0]
-    return _latex_number(unify(text))
+    return latex_number(unify(text))
 
 
 def option_text(pred: str, gold: str, choices=None) -> str | None:
@@ -371,8 +366,7 @@ def option_text(pred: str, gold: str, choices=None) -> str | None:
     for letter, choice in zip(letters, choices):
         choice_value = _value(str(choice))
         if (key and key == words_key(str(choice))) or (
-                value is not None and choice_value is not None and math.isclose(value, choice_value, rel_tol=1e-9,
-                                                                                abs_tol=1e-12)) or (
+                value is not None and choice_value is not None and same_choice_value(value, choice_value)) or (
                 polar is not None and strict_polarity(str(choice)) == polar):
             hits.add(letter)
     if len(hits) != 1:
@@ -424,7 +418,8 @@ class TrainRules:
         if answer != raw.strip() or bare:  # the official matcher on the bare or unwrapped answer
             again = judge(answer)
             if again.correct:
-                name = "normalised_form" if answer != _clean(raw) else ""
+                # a bare answer that only lost what the official extractor strips anyway is just `bare_answer`
+                name = "" if bare and answer == clean_answer(raw) else "normalised_form"
                 return Verdict(again.pred, True, official.scores, f"{tag}{name}".rstrip("+"))
         for r in self.by_answer_type.get(answer_type, self.rules) if answer_type else self.rules:
             reading = r.read(answer, gold, choices)

@@ -66,7 +66,7 @@ def boxed(text: str) -> str | None:
     return None
 
 
-def _clean(value: str) -> str:
+def clean_answer(value: str) -> str:
     """A final answer without the wrapping models add: markdown bold, `$...$`, a trailing full stop."""
     value = value.strip().rstrip(".").strip("*_").strip()
     if len(value) > 1 and value.startswith("$") and value.endswith("$"):
@@ -83,13 +83,13 @@ def final_answer(text: str) -> str | None:
     of the text, is left out: a response without an explicit answer is wrong (this module's rule)."""
     tags = re.findall(r"<answer>(.*?)</answer>", text, re.IGNORECASE | re.DOTALL)
     if tags and tags[-1].strip():
-        return _clean(tags[-1]) or None
+        return clean_answer(tags[-1]) or None
     value = _last_answer_line(text, next_line=True)
     if value:
         inner = boxed(value)
-        return _clean(inner if inner else value) or None
+        return clean_answer(inner if inner else value) or None
     value = boxed(text)
-    return (_clean(value) or None) if value else None
+    return (clean_answer(value) or None) if value else None
 
 
 _OPTION_PATTERNS = (  # lmms-eval's order: an explicit answer, then "A." / "A)", then a bare letter
@@ -123,11 +123,37 @@ def exact(pred: str | None, gold: str) -> bool:
     return pred is not None and normalise(pred) == normalise(gold)
 
 
-_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+# Unicode minus and dash signs, read as `-` by every number reader of both verdicts
+MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
+def same_value(a: float, b: float) -> bool:
+    """Two numbers equal up to float noise: the exact comparison of every reader (and of the train verdict)."""
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def same_choice_value(a: float, b: float) -> bool:
+    """An answer's value and an option's (`12.0` names the option `12`), compared more tightly than answers:
+    options may differ by little."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def decimal_places(number: str) -> int:
+    """Decimal places as written: `12.50` has 2 (MathVista compares floats at the gold's)."""
+    return len(number.split(".")[1]) if "." in number else 0
+
+
+def equal_at_decimals(a: float, b: float, decimals: int) -> bool:
+    return round(a, decimals) == round(b, decimals)
+
+
+def within_relative(pred: float, gold: float, max_relative_change: float = 0.05) -> bool:
+    """ChartQA's relaxed comparison of a nonzero gold: at most 5% relative error."""
+    return abs(pred - gold) / abs(gold) <= max_relative_change
 
 
 def _to_float(text: str) -> float | None:
-    text = normalise(text.translate(_MINUS)).replace(",", "")
+    text = normalise(text.translate(MINUS_SIGNS)).replace(",", "")
     scale = 1.0
     if text.endswith("%"):
         text, scale = text[:-1].strip(), 0.01
@@ -144,7 +170,7 @@ def _number_values(pred: str, gold: str) -> list[float]:
     """The readings of `pred` to compare with a numeric `gold`: the number itself (`12`, `−3`, `1,200`);
     a number followed by a unit word (`12 apples`); and for `12%` against a gold written without a
     percent sign, both 0.12 and 12 (a percentage question's gold is often the bare number)."""
-    text = pred.translate(_MINUS)
+    text = pred.translate(MINUS_SIGNS)
     m = _LEADING_NUMBER.fullmatch(text)
     if m:
         text = m.group(1) + m.group(2)
@@ -161,7 +187,7 @@ def number(pred: str | None, gold: str) -> bool:
     if pred is None:
         return False
     b = _to_float(gold)
-    return b is not None and any(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a in _number_values(pred, gold))
+    return b is not None and any(same_value(a, b) for a in _number_values(pred, gold))
 
 
 def yes_no(pred: str | None, gold: str) -> bool:
@@ -196,7 +222,7 @@ def choice_key(text: str) -> str:
     """A choice's text and an answer compared after the same normalisation: lower case, `$` and LaTeX
     spacing commands and all whitespace removed, a leading `x =` and a trailing unit dropped, so `6 cm`,
     `x = 6` and `6` agree, and so do `2\\sqrt{3}` and `2 \\sqrt { 3 }`."""
-    t = normalise(str(text).translate(_MINUS)).replace("$", "")
+    t = normalise(str(text).translate(MINUS_SIGNS)).replace("$", "")
     t = re.sub(r"\\[,;!: ]|\\(?:left|right)", "", t)
     t = re.sub(r"^[a-z]\w*\s*=\s*", "", t)
     t = re.sub(rf"\s*{_UNITS}$", "", t)
@@ -246,9 +272,9 @@ def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
     if not hits:
         value = _to_float(key)
         hits = [i for i, k in enumerate(keys) if value is not None and _to_float(k) is not None
-                and math.isclose(value, _to_float(k), rel_tol=1e-9, abs_tol=1e-12)]
+                and same_choice_value(value, _to_float(k))]
     if not hits:  # one choice's text inside a sentence, as a whole word or number
-        lowered = normalise(pred.translate(_MINUS))
+        lowered = normalise(pred.translate(MINUS_SIGNS))
         hits = [i for i, c in enumerate(choices) if normalise(str(c)) and re.search(
             rf"(?<![\w.]){re.escape(normalise(str(c)))}(?![\w]|\.\d)", lowered)]
     if len(hits) == 1:
@@ -264,9 +290,13 @@ def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
 
 # --- medical VQA (SLAKE, VQA-RAD): closed and open answers, LLaVA-Med style -----------------------------
 
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
-_ARTICLES = {"a", "an", "the"}
+# numbers in words and articles: the medical normaliser's (number words to twelve, as LLaVA-Med's) and the
+# train verdict's words (tasks/train_verifier.py)
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+ARTICLES = {"a", "an", "the"}
+_MEDICAL_NUMBER_WORDS = {w: str(i) for w, i in NUMBER_WORDS.items() if i <= 12}
 
 
 def medical_normalise(text: str) -> str:
@@ -276,7 +306,7 @@ def medical_normalise(text: str) -> str:
     text = re.sub(r"\([^)]*\)", " ", text.lower())
     text = re.sub(r"\bx[\s-]+rays?\b", "xray", text)
     text = text.translate(str.maketrans({c: " " for c in string.punctuation}))
-    words = [_NUMBER_WORDS.get(w, w) for w in text.split() if w not in _ARTICLES]
+    words = [_MEDICAL_NUMBER_WORDS.get(w, w) for w in text.split() if w not in ARTICLES]
     return " ".join(words)
 
 
@@ -322,7 +352,7 @@ def relaxed_correctness(pred: str | None, gold: str, max_relative_change: float 
 
     p, g = as_float(pred.strip()), as_float(gold.strip())
     if p is not None and g:
-        return abs(p - g) / abs(g) <= max_relative_change
+        return within_relative(p, g, max_relative_change)
     return pred.strip().lower() == gold.strip().lower()
 
 
@@ -348,7 +378,7 @@ def _arithmetic(node) -> float:
     raise ValueError("not arithmetic")
 
 
-def _latex_number(text: str) -> float | None:
+def latex_number(text: str) -> float | None:
     """Fallback reader: a number, `a/b`, `\\frac{a}{b}`, `k\\sqrt{n}`, `\\pi` (degree signs, `x=` dropped)."""
     t = re.sub(r"\\(?:left|right|,|!|;)|\^\{?\\circ\}?|°|\\%|\$|\s", "", text)
     t = re.sub(r"^[a-zA-Z]\w*=", "", t)  # "x=5"
@@ -364,12 +394,12 @@ def _latex_number(text: str) -> float | None:
         return None
 
 
-def _fallback_math_equal(pred: str, gold: str) -> bool:
+def fallback_math_equal(pred: str, gold: str) -> bool:
     a, b = re.sub(r"\s+", "", pred), re.sub(r"\s+", "", gold)
     if a == b:
         return True
-    x, y = _latex_number(pred), _latex_number(gold)
-    return x is not None and y is not None and math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+    x, y = latex_number(pred), latex_number(gold)
+    return x is not None and y is not None and same_value(x, y)
 
 
 def math_equal(pred: str | None, gold: str) -> bool:
@@ -381,10 +411,10 @@ def math_equal(pred: str | None, gold: str) -> bool:
     try:
         from math_verify import parse, verify as mv_verify
     except ImportError:
-        return _fallback_math_equal(pred, gold)
+        return fallback_math_equal(pred, gold)
     gold_parsed, pred_parsed = parse(f"${gold}$"), parse(f"${pred}$")
     if not gold_parsed or not pred_parsed:
-        return _fallback_math_equal(pred, gold)
+        return fallback_math_equal(pred, gold)
     return bool(mv_verify(gold_parsed, pred_parsed))
 
 
@@ -399,12 +429,11 @@ def at_gold_precision(pred: str | None, gold: str) -> bool:
         return math_equal(pred, gold)
     values = _number_values(pred, gold)
     if not values:  # `2/3`, `\\frac{2}{3}`, `2\\sqrt{3}`: their value, rounded like a decimal answer
-        value = _latex_number(pred.translate(_MINUS))
+        value = latex_number(pred.translate(MINUS_SIGNS))
         if value is None:
             return math_equal(pred, gold)
         values = [value]
-    decimals = len(gold.split(".")[1]) if "." in gold else 0
-    return any(round(p, decimals) == round(g, decimals) for p in values)
+    return any(equal_at_decimals(p, g, decimal_places(gold)) for p in values)
 
 
 # --- registry -------------------------------------------------------------------------------------------

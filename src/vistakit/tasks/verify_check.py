@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from vistakit.tasks.data import DataError, json_rows
+from vistakit.tasks.labels import mode_counts, verdict_fields
 from vistakit.tasks.verify import verdicts
 
 
@@ -39,7 +40,8 @@ def read_rows(path: Path, task: str | None = None) -> list[dict]:
 
 
 def check_rows(rows: list[dict]) -> list[dict]:
-    """Each row's official and train verdicts (the official one again where the task has one verifier)."""
+    """Each row's official and train verdicts as a label carries them (`labels.verdict_fields`; the official one
+    again where the task has one verifier)."""
     out = []
     for r in rows:
         try:
@@ -47,11 +49,8 @@ def check_rows(rows: list[dict]) -> list[dict]:
                             [str(c) for c in r["choices"]] if r.get("choices") else None)
         except KeyError as e:
             raise DataError(f"line {r['line']}: field 'task': {e.args[0]}") from None
-        official, train = both["official"], both.get("train", both["official"])
         out.append({"line": r["line"], "task": str(r["task"]), "response": str(r["response"]), "gold": str(r["gold"]),
-                    "label": r.get("label"), "official": official.correct, "train": train.correct,
-                    "rule_official": official.rule, "rule_train": train.rule,
-                    "pred_official": official.pred, "pred_train": train.pred})
+                    "label": r.get("label"), **verdict_fields(both["official"], both.get("train", both["official"]))})
     return out
 
 
@@ -65,12 +64,13 @@ def summary(results: list[dict]) -> dict[str, dict]:
     out = {}
     for task, rs in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0])):
         labelled = [r for r in rs if r["label"] is not None]
-        differ = sum(r["official"] != r["train"] for r in rs)
-        out[task] = {"rows": len(rs), "official": sum(r["official"] for r in rs), "train": sum(r["train"] for r in rs),
+        counts = mode_counts(rs)
+        differ = counts["train_only"] + counts["official_only"]
+        out[task] = {"rows": len(rs), "official": counts["official_correct"], "train": counts["train_correct"],
                      "differ": differ, "agreement": 1 - differ / len(rs), "labelled": len(labelled),
-                     "official_vs_label": (sum(r["official"] == r["label"] for r in labelled) / len(labelled)
+                     "official_vs_label": (sum(r["correct_official"] == r["label"] for r in labelled) / len(labelled)
                                            if labelled else None),
-                     "train_vs_label": (sum(r["train"] == r["label"] for r in labelled) / len(labelled)
+                     "train_vs_label": (sum(r["correct_train"] == r["label"] for r in labelled) / len(labelled)
                                         if labelled else None)}
     return out
 
@@ -89,13 +89,14 @@ def format_report(results: list[dict], only_differing: bool = False) -> str:
     task. A row is marked `*` where the two verdicts differ, `!` where a verdict disagrees with its label."""
     lines = [f"{'line':>5}  {'task':<14} {'official':<24} {'train':<30} {'label':<5}  mark  {'gold':<12} response"]
     for r in results:
-        wrong = r["label"] is not None and (r["official"] != r["label"] or r["train"] != r["label"])
-        mark = ("*" if r["official"] != r["train"] else "") + ("!" if wrong else "")
+        official, train = r["correct_official"], r["correct_train"]
+        wrong = r["label"] is not None and (official != r["label"] or train != r["label"])
+        mark = ("*" if official != train else "") + ("!" if wrong else "")
         if only_differing and not mark:
             continue
         label = "" if r["label"] is None else "yes" if r["label"] else "no"
-        lines.append(f"{r['line']:>5}  {_short(r['task'], 14):<14} {_verdict(r['official'], r['rule_official']):<24} "
-                     f"{_verdict(r['train'], r['rule_train']):<30} {label:<5}  {mark:<4}  {_short(r['gold'], 12):<12} "
+        lines.append(f"{r['line']:>5}  {_short(r['task'], 14):<14} {_verdict(official, r['rule_official']):<24} "
+                     f"{_verdict(train, r['rule_train']):<30} {label:<5}  {mark:<4}  {_short(r['gold'], 12):<12} "
                      f"{_short(r['response'], 60)}")
     lines += ["", f"{'task':<14} {'rows':>5} {'official':>9} {'train':>6} {'differ':>7} {'agree':>7} "
                   f"{'labelled':>9} {'official=label':>14} {'train=label':>12}"]
