@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from vistakit import steps
+from vistakit import progress, steps
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.context import Context, Engine
 from vistakit.evaluation import run_report
@@ -60,7 +60,10 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
     run_dir = Path(cfg.run_dir)
     check_model(cfg)
     check_backend(cfg)
-    with RunLock(run_dir):  # one process per run folder
+    rounds = method.rounds if method.rounds is not None else cfg.rounds
+    # one process per run folder; what it is doing in run_dir/progress.json (the demo shows it)
+    with RunLock(run_dir), progress.report_to(run_dir / "progress.json"):
+        progress.status(method=cfg.method, round=0, rounds=rounds, step="starting", done=None, total=None)
         run_dir.mkdir(parents=True, exist_ok=True)
         config_file = run_dir / "config.yaml"
         check_resume_config(config_file, to_dict(cfg))
@@ -84,9 +87,9 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         drop_batch_files(ctx.round_dir(0))  # each sample stored once, in its step's samples.jsonl
         run_report.round_done(run_dir, 0, started)  # timings.jsonl, report.md / report.html
         log_round(cfg, run_dir, history[-1])
-        rounds = method.rounds if method.rounds is not None else cfg.rounds
         for t in range(1, rounds + 1):
             started = time.time()
+            progress.status(round=t, step="starting", done=None, total=None)
             done = ctx.round_dir(t) / "round.json"
             if done.exists():
                 ctx.models[t] = ctx.read_result(done)
@@ -100,6 +103,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         ctx.engine.close()
         write_json_if_changed(run_dir / "metrics.json", [{**h, "model": ctx.stored_path(h["model"])} for h in history])
         run_report.refresh(run_dir)  # with metrics.json: the methods' own numbers too
+        progress.status(step="finished", done=None, total=None)
         return history
 
 
@@ -112,7 +116,7 @@ def round_entry(ctx: Context, method: Method, t: int) -> dict:
         entry.update(method.metrics(ctx, t, model))
     entry.update(steps.probe(ctx, t, model))
     write_card(ctx.cfg, ctx.round_dir(t), t, model, entry)
-    log.info("round %d: accuracy %.3f", t, entry["accuracy"])
+    log.info("%s round %d: accuracy %.3f", ctx.cfg.method, t, entry["accuracy"])
     return entry
 
 
