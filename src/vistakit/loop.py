@@ -23,6 +23,7 @@ sample -> verify -> augment -> filter -> train from M_0 -> evaluate, every step 
       report.md, report.html the run's report, rewritten after each round; provenance.jsonl, timings.jsonl
                              (evaluation/run_report.py)
       round_t/round.json     M_t, once the method's round is done (a resumed run skips the round)
+      progress.json          what the run is doing now: method, round, step, batches (vistakit.progress)
 Each step is a function of `vistakit.steps`; a method's round (`vistakit.methods`) composes them, and VRE and
 R3V run their own steps in their own folders of round_t. Paths in the run folder's JSON files are relative to
 it, so a moved folder resumes.

@@ -146,8 +146,8 @@ def gains_table(c: Comparison) -> Table:
                  ["comparison"] + [f"round {t}" for t in rounds],
                  [[f"{title(m)} - {title(v)}"] + [cells.get((m, v, t), "") for t in rounds] for m, v in pairs],
                  [("A - B", "accuracy of A's model after round t minus B's (SFT-Seed: its one model), in points"),
-                  ("95% CI", "mean of the per-query differences +- 1.96 standard errors; an interval that "
-                             "includes 0 is no clear difference")])
+                  ("95% CI", "the mean of the per-query differences plus or minus 1.96 standard errors; an "
+                             "interval that includes 0 is no clear difference")])
 
 
 def findings(c: Comparison) -> list[str]:
