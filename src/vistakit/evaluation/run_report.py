@@ -358,7 +358,7 @@ NOT_A_NUMBER = " class='l'"  # a cell of words, aligned left (numbers, and cells
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.5em 0;font-size:14px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-th{background:#f3f3f3;vertical-align:bottom}td:first-child,th:first-child,td.l{text-align:left}
+th{background:#f3f3f3;vertical-align:bottom}td:first-child,th:first-child,td.l{text-align:left}td:first-child{white-space:nowrap}
 .caption{font-weight:600;margin:1em 0 .2em}dl.legend{font-size:13px;color:#444;margin:.2em 0 1em}
 dl.legend dt{float:left;clear:left;font-weight:600;margin-right:.5em}dl.legend dd{margin:0 0 .15em 0}
 ul.findings li{margin:.3em 0}
