@@ -28,7 +28,7 @@ def test_demo_learns_and_rest_em_does_not_collapse(demo):
     assert seed["accuracy"] > chance + 0.25  # seed 0: 0.655 against chance 0.297
     assert rest[0]["accuracy"] == seed["accuracy"]  # round 0 of the method is the shared seed model
     assert rest[-1]["round"] == 3 and rest[-1]["accuracy"] > seed["accuracy"] - 0.07
-    assert (demo / "accuracy.png").exists()
+    assert (demo / "report_plots" / "accuracy.png").exists() and (demo / "report.html").exists()
 
 
 @pytest.mark.slow

@@ -60,6 +60,11 @@ def test_a_run_writes_its_report(vista_run):
     assert {(1, "sample"), (1, "select"), (1, "train"), (1, "eval")} <= steps.keys()
     assert all(s is not None and s >= 0 for s in steps.values())  # the attempt's start is recorded
     assert "## Example chains" in md and "kept: shapes-train-" in md
+    assert md.startswith("# Run report: vista-sft\n")  # the method once: the folder bears its name
+    sections = [line for line in md.splitlines() if line.startswith("## ")]
+    assert sections.index("## Rounds") < sections.index("## Selection") < sections.index("## Provenance")
+    assert "Does the model look at the image?" in md and "- *acc own/other/blank*: greedy accuracy" in md  # a legend
+    assert "~~" not in md  # a rescued chain's marks are <del>/<ins> in a <pre>, not ~~ inside a code fence
 
 
 def test_the_cli_rewrites_the_report(vista_run, capsys):

@@ -140,3 +140,32 @@ def test_a_torn_trainer_state_is_not_a_complete_checkpoint(tmp_path):
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(text)
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
     assert not (tmp_path / "checkpoint-4").exists()  # cleaned
+
+
+def test_loading_sampling_and_training_print_no_library_noise(tiny_path, tmp_path, image, capfd):
+    """What a demo's console used to show: transformers' warnings about vistakit's own settings (a processor
+    naming a deprecated image_processor_class, a top_k that greedy decoding ignores, checkpoints ordered by
+    file time) and the Trainer's dict per logging step. Now: a progress line of the training step."""
+    import logging
+
+    import transformers.utils.logging
+
+    transformers.utils.logging.warning_once.cache_clear()  # each warning again, whatever ran before
+    warned = logging.Handler()  # transformers' own handler holds the stderr of its import, which capfd misses
+    warned.emit = lambda record: said.append(record.getMessage())
+    said: list[str] = []
+    logging.getLogger("transformers").addHandler(warned)
+    model, processor = load(tiny_path)
+    greedy = HFBackend(model, processor).generate([render_query(processor, "Is there a red circle?")], [[image]],
+                                                  samples_per_query=1, temperature=0.0, max_new_tokens=4, seed=0)
+    assert len(greedy[0]) == 1
+    image.save(tmp_path / "img.png")
+    examples = [{"instruction": "How many red shapes are there?", "images": [str(tmp_path / "img.png")],
+                 "response": "Answer: 1"}] * 4
+    train_sft(tiny_path, examples, tmp_path / "train", TrainConfig(epochs=3, examples_per_device_batch=2,
+                                                                   logging_steps=1))
+    logging.getLogger("transformers").removeHandler(warned)
+    out, err = capfd.readouterr()
+    assert "{'loss'" not in out + err and "train_runtime" not in out + err
+    assert not said, said  # e.g. "... defines image_processor_class ... deprecated", "generation flags are not valid"
+    assert "training: 6/6 steps" in err and ", loss " in err

@@ -3,7 +3,7 @@
     vistakit demo                                             the embedded demo on CPU, nothing downloaded
     vistakit run RECIPE [key=value ...] [--dry-run]           a self-improvement run (resumes when re-run)
     vistakit config [RECIPE] [key=value ...]                  every config key: type, value, help
-    vistakit report RUN_DIR                                   a run folder's report.md and report.html
+    vistakit report DIR                                       report.html of a run folder, or of a demo comparing its methods
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from pathlib import Path
 # run-folder and report helpers.
 from vistakit.config import METHOD_SUMMARIES, ConfigError, RunConfig, describe, describe_text, load_config
 from vistakit.runfolder import RunFolderLocked
-from vistakit.evaluation.report import diagnostics_table, method_notes, paired_gain, plot, table
+from vistakit.evaluation.report import diagnostics_table, table
+
+log = logging.getLogger("vistakit.cli")  # not __name__: run as `python -m vistakit.cli` that is __main__
 
 
 def cmd_run(args) -> None:
@@ -185,9 +187,13 @@ def _check_model_name(name: str, key: str, cfg: RunConfig) -> str:
 
 
 def cmd_demo(args) -> None:
-    """SFT-Seed on the organism (the embedded tiny model, or the model of pretrained parts), then the method
-    from that seed model, sharing round 0."""
+    """SFT-Seed on the organism (the embedded tiny model, or the model of pretrained parts), then the methods
+    from that seed model, sharing round 0; then the verdict and the demo's report."""
+    from vistakit.evaluation.compare import Comparison, verdict
+    from vistakit.evaluation.demo_report import write_demo_report
+    from vistakit.tasks.shapes import baselines
     from vistakit.loop import run
+    from vistakit.runfolder import read_metrics
 
     preset = resources.files("vistakit.presets") / ORGANISMS[args.organism]
     run_dir = Path(args.run_dir or f"runs/{preset.name.removesuffix('.yaml')}-seed{args.seed}")
@@ -208,32 +214,19 @@ def cmd_demo(args) -> None:
     if jobs > 1:
         from vistakit.children import side_by_side
 
-        logging.getLogger(__name__).info("%s: side by side, %d at a time; their logs: %s/<method>.log",
-                                         ", ".join(configs), jobs, run_dir)
+        log.info("%s: side by side from SFT-Seed's model, %d at a time; a line per method when it moves on; "
+                 "their full logs: %s", ", ".join(configs), jobs, ", ".join(str(run_dir / f"{m}.log") for m in configs))
         side_by_side({m: [sys.executable, "-m", "vistakit.cli", "run", str(preset), *o] for m, o in overrides.items()},
-                     run_dir, jobs)
-    for method, cfg in configs.items():  # after side_by_side every round is done: this reads them back
-        rows.append((method, run(cfg)))
-    chance, prior = _baselines(run_dir / "sft-seed" / "data")
-    print(table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))  # round 0 is SFT-Seed's row
-    print("\nDiagnostics (probes of M_t on the first held-out queries; the sampling columns are round t's, by M_t-1):")
-    print(diagnostics_table(rows[:1] + [(name, hist[1:]) for name, hist in rows[1:]]))
-    for name, hist in rows[1:]:
-        last = hist[-1]["round"]
-        base, final = run_dir / "sft-seed" / "round_0" / "eval", run_dir / name / f"round_{last}" / "eval"
-        if not (base / "samples.jsonl").exists() or not (final / "samples.jsonl").exists():
-            continue  # named evaluation sets: one folder per set
-        gain, se, n = paired_gain(base, final)
-        print(f"{name} round {last} - SFT-Seed: {100 * gain:+.1f} +- {100 * se:.1f} points (paired, {n} test queries)")
-    notes = method_notes(rows[1:])
-    if notes:  # VRE, R3V
-        print(notes)
-    for name, _ in rows[1:]:
-        if (run_dir / name / "phase_attention.png").exists():
-            print(f"{name}: attention to the image per phase: {run_dir / name / 'phase_attention.png'}")
-    figure = plot(rows, run_dir / "accuracy.png", chance)
-    print(f"test split: chance accuracy {chance:.3f}, answer-prior (no look) accuracy {prior:.3f}; "
-          f"demo took {(time.time() - start) / 60:.1f} min; plot {figure}; run folders under {run_dir}")
+                     run_dir, jobs, status={m: run_dir / m / "progress.json" for m in configs})
+        rows += [(method, read_metrics(run_dir / method)) for method in configs]
+    else:
+        rows += [(method, run(cfg)) for method, cfg in configs.items()]
+    chance, prior = baselines(run_dir / "sft-seed" / "data")
+    comparison = Comparison(rows, {m: run_dir / m for m, _ in rows}, chance, prior)
+    _, page = write_demo_report(run_dir, comparison)
+    print(verdict(comparison, page))
+    print(f"The demo took {(time.time() - start) / 60:.1f} min; each method's run folder and log: "
+          f"{run_dir}/<method>/, {run_dir}/<method>.log")
 
 
 METHOD_SECTIONS = ("vista.", "vre.", "r3v.")
@@ -293,14 +286,6 @@ def _method_preset(method: str, organism: str = "tiny") -> list[str]:
     return list(flat(yaml.safe_load(f.read_text()) or {}))
 
 
-def _baselines(data_dir: Path) -> tuple[float, float]:
-    from vistakit.runfolder import read_jsonl
-    from vistakit.tasks.shapes import chance_accuracy, prior_accuracy
-
-    rows = read_jsonl(data_dir / "test.jsonl")
-    return chance_accuracy(rows), prior_accuracy(rows)
-
-
 def cmd_eval(args) -> None:
     from vistakit.tasks.data import load_split
     from vistakit.evaluation.evaluate import evaluate
@@ -342,12 +327,18 @@ def cmd_sample_shard(args) -> None:
 
 
 def cmd_report(args) -> None:
+    from vistakit.evaluation.demo_report import is_demo_folder, is_run_folder, write_demo_report
     from vistakit.evaluation.run_report import write_report
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "config.yaml").exists() and not (run_dir / "round_0").is_dir():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml, no round_0/)")
-    for path in write_report(run_dir):
+    if is_run_folder(run_dir):
+        paths = write_report(run_dir)
+    elif is_demo_folder(run_dir):
+        paths = write_demo_report(run_dir)
+    else:
+        raise ConfigError(f"{run_dir} is neither a run folder (config.yaml, round_0/) nor a demo folder (sft-seed/ "
+                          "beside the methods' run folders)")
+    for path in paths:
         print(path)
 
 
@@ -428,8 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries-per-batch", type=int, default=32)
     p.add_argument("--max-queries", type=int, default=None)
     p.set_defaults(fn=cmd_eval)
-    p = command("report", "(re)write RUN_DIR/report.md and report.html from the run folder's files, no model loaded")
-    p.add_argument("run_dir")
+    p = command("report", "(re)write report.md and report.html of a run folder, or of a demo folder (its methods "
+                "compared), from the folder's files; no model loaded")
+    p.add_argument("run_dir", help="a run folder, or a demo folder (runs/demo-seed0: sft-seed/, rest-em/, ...)")
     p.set_defaults(fn=cmd_report)
     p = command("verify-check", "both verdicts (official, train) of your model's responses, and their agreement per "
                 "task", "Both verdicts (official, train) of each row of a JSONL file of {task, response, gold[, "
@@ -462,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += extra  # overrides after an option (`run C --dry-run a=1`): argparse leaves them over
     elif extra:  # the subcommand's usage, not the top level's
         commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("httpx", "transformers", "accelerate"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    console = logging.StreamHandler()
+    console.setFormatter(ConsoleFormat())
+    logging.basicConfig(level=logging.WARNING, handlers=[console])  # the libraries: their warnings only
+    logging.getLogger("vistakit").setLevel(logging.INFO)
     if args.command in ("run", "demo", "eval", "prepare", "train-step", "sample-shard") and not sys.stderr.isatty():
         _quiet_library_bars()
     try:
@@ -480,6 +473,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+class ConsoleFormat(logging.Formatter):
+    """vistakit's own lines as 'time message'; a warning, or a library's line, also names its source."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        self.named = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        own = record.name.startswith("vistakit") and record.levelno < logging.WARNING
+        return super().format(record) if own else self.named.format(record)
 
 
 def _quiet_library_bars() -> None:

@@ -24,6 +24,7 @@ its own folder.
       report.md, report.html the run's report, rewritten after each round; provenance.jsonl, timings.jsonl
                              (evaluation/run_report.py)
       round_t/round.json     M_t, once the method's round is done (a resumed run skips the round)
+      progress.json          what the run is doing now: method, round, step, batches (vistakit.progress)
 Each step is a function of `vistakit.steps`; a method's round (`vistakit.methods`) composes them, and VRE and
 R3V run their own steps in their own folders of round_t. Paths in the run folder's JSON files are relative to
 it, so a moved folder resumes.
@@ -38,7 +39,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from vistakit import steps
+from vistakit import progress, steps
 from vistakit.config import ConfigError, RunConfig, to_dict
 from vistakit.context import Context, Engine
 from vistakit.evaluation import run_report
@@ -61,7 +62,10 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
     run_dir = Path(cfg.run_dir)
     check_model(cfg)
     check_backend(cfg)
-    with RunLock(run_dir):  # one process per run folder
+    rounds = method.rounds if method.rounds is not None else cfg.rounds
+    # one process per run folder; what it is doing in run_dir/progress.json (the demo shows it)
+    with RunLock(run_dir), progress.report_to(run_dir / "progress.json"):
+        progress.status(method=cfg.method, round=0, rounds=rounds, step="starting", done=None, total=None)
         run_dir.mkdir(parents=True, exist_ok=True)
         config_file = run_dir / "config.yaml"
         check_resume_config(config_file, to_dict(cfg))
@@ -85,9 +89,9 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         drop_batch_files(ctx.round_dir(0))  # each sample stored once, in its step's samples.jsonl
         run_report.round_done(run_dir, 0, started)  # timings.jsonl, report.md / report.html
         log_round(cfg, run_dir, history[-1])
-        rounds = method.rounds if method.rounds is not None else cfg.rounds
         for t in range(1, rounds + 1):
             started = time.time()
+            progress.status(round=t, step="starting", done=None, total=None)
             done = ctx.round_dir(t) / "round.json"
             if done.exists():
                 ctx.models[t] = ctx.read_result(done)
@@ -101,6 +105,7 @@ def run(cfg: RunConfig, method: Method | None = None) -> list[dict]:
         ctx.engine.close()
         write_json_if_changed(run_dir / "metrics.json", [{**h, "model": ctx.stored_path(h["model"])} for h in history])
         run_report.refresh(run_dir)  # with metrics.json: the methods' own numbers too
+        progress.status(step="finished", done=None, total=None)
         return history
 
 
@@ -113,7 +118,7 @@ def round_entry(ctx: Context, method: Method, t: int) -> dict:
         entry.update(method.metrics(ctx, t, model))
     entry.update(steps.probe(ctx, t, model))
     write_card(ctx.cfg, ctx.round_dir(t), t, model, entry)
-    log.info("round %d: accuracy %.3f", t, entry["accuracy"])
+    log.info("%s round %d: accuracy %.3f", ctx.cfg.method, t, entry["accuracy"])
     return entry
 
 

@@ -157,7 +157,7 @@ def sample(ctx: Context, t: int) -> list[dict]:
     backend = sampler(ctx, ctx.models[t - 1])  # the engine, or workers.shards processes
     return sample_queries(backend, backend.processor, ctx.train, out,
                           samples_per_query=ctx.cfg.sampling.samples_per_query, seed=ctx.seed(t),
-                          desc=f"round {t} sampling", **_common(ctx))
+                          desc="sampling", **_common(ctx))
 
 
 def rationalize(ctx: Context, t: int, records: list[dict]) -> list[dict]:

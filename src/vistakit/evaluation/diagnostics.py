@@ -204,6 +204,9 @@ def critical_stats(prefix_dir: Path, samples: list[dict] | None = None) -> dict:
 
 
 def vas_histogram(decisions: list[dict], out: Path, tau: float) -> Path | None:
+    """VAS of the scored positives, kept vs dropped and grounded vs not. A query with one positive (or equal
+    scores) gets VAS 0 by rule: those are counted in the title, not drawn, or they would be a spike at 0 that
+    hides the distribution the filter cuts."""
     scored = [d for d in decisions if d.get("vas") is not None]
     if not scored:
         return None
@@ -212,21 +215,28 @@ def vas_histogram(decisions: list[dict], out: Path, tau: float) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    by_rule = sum(d["vas"] == 0.0 for d in scored)
+    drawn = [d for d in scored if d["vas"] != 0.0]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
     bins = [x / 4 for x in range(-12, 13)]
-    a.hist([d["vas"] for d in scored if d["kept"]], bins=bins, alpha=0.6, label="kept")
-    a.hist([d["vas"] for d in scored if not d["kept"]], bins=bins, alpha=0.6, label="dropped")
-    a.axvline(tau, color="k", ls="--", lw=1)
-    a.set(title="VAS of positives", xlabel="VAS (z-score within query)")
-    labelled = [d for d in scored if d.get("grounded") is not None]
+    a.hist([d["vas"] for d in drawn if d["kept"]], bins=bins, alpha=0.6, label="kept")
+    a.hist([d["vas"] for d in drawn if not d["kept"]], bins=bins, alpha=0.6, label="dropped")
+    a.axvline(tau, color="k", ls="--", lw=1, label=f"tau {tau:g}")
+    a.set(title=f"VAS of {len(drawn)} positives", xlabel="VAS (z-score within its query)", ylabel="positives")
+    labelled = [d for d in drawn if d.get("grounded") is not None]
     if labelled:
         b.hist([d["vas"] for d in labelled if d["grounded"]], bins=bins, alpha=0.6, label="grounded")
         b.hist([d["vas"] for d in labelled if not d["grounded"]], bins=bins, alpha=0.6, label="ungrounded")
         b.axvline(tau, color="k", ls="--", lw=1)
         b.set(title="by the task's grounded label", xlabel="VAS")
-        b.legend(fontsize=8)
-    a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+        b.legend(fontsize=9)
+    else:
+        b.set_axis_off()
+    a.legend(fontsize=9)
+    if by_rule:
+        fig.text(0.5, 0.01, f"not drawn: {by_rule} of {len(scored)} positives with VAS 0 by rule (the only "
+                 "positive of their query, or all of its positives scored alike)", ha="center", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 if by_rule else 0, 1, 1))
+    fig.savefig(out, dpi=100)
     plt.close(fig)
     return out

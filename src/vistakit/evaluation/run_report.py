@@ -42,9 +42,10 @@ from transformers import AutoTokenizer
 from vistakit.config import RunConfig
 from vistakit.context import Context, Engine
 from vistakit.evaluation.diagnostics import vas_histogram
-from vistakit.evaluation.report import diagnostics_table, method_notes, plot, table
+from vistakit.evaluation.report import Table, diagnostics_tables, method_notes, plot, table
 from vistakit.runfolder import read_jsonl, resolve_stored, write_text
 from vistakit.steps import round_stats, with_samples
+from vistakit.tasks.shapes import baselines
 
 log = logging.getLogger(__name__)
 
@@ -254,17 +255,21 @@ def _read_log(path: Path) -> list[dict]:
     return out
 
 
-def queries(run_dir: Path, config: dict) -> tuple[dict[str, dict], Path | None]:
-    """The train split's rows by id, and their folder (for the images), if it is still there."""
+def data_dir(run_dir: Path, config: dict, split: str | None = None) -> Path | None:
+    """The folder of the run's splits (data.path, else run_dir/data), if it is still there (and holds `split`)."""
     data = config.get("data") or {}
-    split = f"{data.get('train_split', 'train')}.jsonl"
+    split = split or f"{data.get('eval_split', 'test')}.jsonl"
     candidates = [run_dir / "data"] if data.get("train_sets") or not data.get("path") else []
     if data.get("path"):
         candidates += [Path(data["path"]), run_dir / data["path"]]
-    for folder in candidates:
-        if (folder / split).exists():
-            return {r["id"]: r for r in read_jsonl(folder / split)}, folder
-    return {}, None
+    return next((folder for folder in candidates if (folder / split).exists()), None)
+
+
+def queries(run_dir: Path, config: dict) -> tuple[dict[str, dict], Path | None]:
+    """The train split's rows by id, and their folder (for the images), if it is still there."""
+    split = f"{(config.get('data') or {}).get('train_split', 'train')}.jsonl"
+    folder = data_dir(run_dir, config, split)
+    return ({r["id"]: r for r in read_jsonl(folder / split)}, folder) if folder else ({}, None)
 
 
 class Tokenizers:
@@ -349,9 +354,14 @@ def split_at_critical(tokenizer, rescued: dict) -> dict:
 
 # --- the document ------------------------------------------------------------------------------------------
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+NOT_A_NUMBER = " class='l'"  # a cell of words, aligned left (numbers, and cells of numbers and marks, right)
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:.5em 0;font-size:14px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+th{background:#f3f3f3;vertical-align:bottom}td:first-child,th:first-child,td.l{text-align:left}td:first-child{white-space:nowrap}
+.caption{font-weight:600;margin:1em 0 .2em}dl.legend{font-size:13px;color:#444;margin:.2em 0 1em}
+dl.legend dt{float:left;clear:left;font-weight:600;margin-right:.5em}dl.legend dd{margin:0 0 .15em 0}
+ul.findings li{margin:.3em 0}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap}
 pre.table{white-space:pre;font-size:12px}img{max-width:100%}
 del{background:#fbb;text-decoration:line-through}ins{background:#bfb;text-decoration:none}
@@ -382,9 +392,24 @@ class Doc:
         cell = lambda v: "-" if v is None else str(v)  # noqa: E731
         md_row = lambda r: "| " + " | ".join(cell(v).replace("|", "\\|") for v in r) + " |"  # noqa: E731
         self.md.append("\n".join([md_row(head), "|" + "---|" * len(head)] + [md_row(r) for r in rows]) + "\n")
-        self.html.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-                         + "".join("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in r) + "</tr>"
-                                   for r in rows) + "</table>")
+        self.html.append("<div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+                         + "</tr>" + "".join("<tr>" + "".join(f"<td{NOT_A_NUMBER if re.search('[A-Za-z]{2}', cell(v)) else ''}>"
+                                                     f"{html.escape(cell(v))}</td>" for v in r)
+                                             + "</tr>" for r in rows) + "</table></div>")
+
+    def legend_table(self, t: Table) -> None:
+        """A table with its title above and the legend of its columns below."""
+        self.md.append(f"**{t.title}**\n")
+        self.html.append(f"<p class='caption'>{html.escape(t.title)}</p>")
+        self.table(t.head, t.rows)
+        if t.legend:
+            self.md.append("".join(f"- *{name}*: {text}\n" for name, text in t.legend))
+            self.html.append("<dl class='legend'>" + "".join(f"<dt>{html.escape(name)}:</dt><dd>{html.escape(text)}</dd>"
+                                                          for name, text in t.legend) + "</dl>")
+
+    def bullets(self, items: list[str]) -> None:
+        self.md.append("".join(f"- {item}\n" for item in items))
+        self.html.append("<ul class='findings'>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
     def image(self, path: Path, alt: str) -> None:
         self.md.append(f"![{alt}]({os.path.relpath(path, self.run_dir)})\n")
@@ -425,7 +450,9 @@ def png_data(path: Path, max_side: int | None = None) -> str:
 
 
 def write_report(run_dir: Path) -> tuple[Path, Path]:
-    """run_dir/report.md and report.html from the run folder's files; returns their paths."""
+    """run_dir/report.md and report.html from the run folder's files; returns their paths. Results first (the
+    rounds, the plot, the diagnostics), then the mechanisms (selection, queries with no positive, VAS,
+    example chains), then provenance, config and wall time."""
     run_dir = Path(run_dir)
     config_text = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
     config = (yaml.safe_load(config_text) or {}) if config_text else {}
@@ -434,44 +461,55 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     plots = run_dir / "report_plots"
     plots.mkdir(exist_ok=True)
     doc = Doc(run_dir)
-    doc.heading(f"Run report: {method}, {run_dir.name}", 1)
+    name = method if run_dir.name == method else f"{method} ({run_dir.name})"
+    doc.heading(f"Run report: {name}", 1)
     done = [h["round"] for h in hist if "accuracy" in h]
     doc.text(f"Run folder {run_dir.resolve()}; rounds evaluated: {', '.join(map(str, done)) or 'none'} (round 0 is "
              f"M_0; config rounds {config.get('rounds', '?')})"
              f"{' (metrics.json written: the run ended)' if (run_dir / 'metrics.json').exists() else ''}. "
              f"Written {_clock(time.time())} by vistakit {_version()} from the folder's files.")
 
-    _provenance(doc, run_dir, config_text)
-    _timings(doc, run_dir)
-
     doc.heading("Rounds")
     evaluated = [h for h in hist if "accuracy" in h and "grounded_rate_of_correct" in h]
     if evaluated:
         doc.text("Greedy accuracy of M_t on the held-out queries (overall and per level), the grounded share of "
                  "its correct answers; VISTA: training queries with no positive before -> after prefix "
-                 "resampling, and the VAS AUROC (evaluation/report.py `table`).")
+                 "resampling, and the VAS AUROC.")
         doc.code(table([(method, evaluated)]), "text")
-        doc.text("Diagnostics (`diagnostics_table`): probes of M_t; the sampling columns are round t's, by M_t-1.")
-        doc.code(diagnostics_table([(method, evaluated)]), "text")
         notes = method_notes([(method, evaluated)])
         if notes:
             doc.code(notes, "text")
-        figure = plot([(method, evaluated)], plots / "accuracy.png")
-        doc.image(figure, "accuracy per round")
+        chance, prior = baselines(data_dir(run_dir, config))
+        doc.image(plot([(method, evaluated)], plots / "accuracy.png", chance, prior), "accuracy per round")
+        for t in diagnostics_tables([(method, evaluated)]):
+            doc.legend_table(t)
     missing = [h["round"] for h in hist if "accuracy" not in h]
     if missing:
         doc.text(f"Not evaluated yet: round {', '.join(map(str, missing))}.")
-    _selection(doc, run_dir, hist)
-    _zero_positive(doc, run_dir, config, plots)
+    mechanisms(doc, run_dir, config, hist, plots)
+    records(doc, run_dir, config_text)
+    return doc.write(f"Run report: {name}")
+
+
+def mechanisms(doc: Doc, run_dir: Path, config: dict, hist: list[dict], plots: Path, level: int = 2) -> None:
+    """What the method did with its samples: the selection per round, the queries with no positive and VAS,
+    the attention per phase (VRE), and example chains: kept, dropped with the reason, rescued."""
+    _selection(doc, run_dir, hist, level)
+    _zero_positive(doc, run_dir, config, plots, level)
     if (run_dir / "phase_attention.png").exists():
-        doc.heading("Attention to the image per phase")
+        doc.heading("Attention to the image per phase", level)
         doc.image(run_dir / "phase_attention.png", "attention per phase")
-    _examples(doc, run_dir, config, hist)
-    return doc.write(f"{method} {run_dir.name}")
+    _examples(doc, run_dir, config, hist, level)
 
 
-def _provenance(doc: Doc, run_dir: Path, config_text: str) -> None:
-    doc.heading("Provenance")
+def records(doc: Doc, run_dir: Path, config_text: str, level: int = 2) -> None:
+    """Where and how the run was made: provenance, the resolved config, wall time per step."""
+    _provenance(doc, run_dir, config_text, level)
+    _timings(doc, run_dir, level)
+
+
+def _provenance(doc: Doc, run_dir: Path, config_text: str, level: int = 2) -> None:
+    doc.heading("Provenance", level)
     attempts = _read_log(run_dir / "provenance.jsonl")
     if not attempts:
         doc.text("Not recorded: the folder was made before vistakit recorded provenance.jsonl. This report was "
@@ -495,8 +533,8 @@ def _provenance(doc: Doc, run_dir: Path, config_text: str) -> None:
         doc.details("config.yaml (the resolved config)", config_text.rstrip(), "yaml")
 
 
-def _timings(doc: Doc, run_dir: Path) -> None:
-    doc.heading("Wall time")
+def _timings(doc: Doc, run_dir: Path, level: int = 2) -> None:
+    doc.heading("Wall time", level)
     times = step_times(run_dir)
     doc.text("A step's wall time runs from the end of the step before it (or the start of the attempt that made "
              "it, if later) to the moment its folder got its last file (DONE, metrics.json, ...), by the files' "
@@ -524,7 +562,7 @@ def _timings(doc: Doc, run_dir: Path) -> None:
                  f"{_clock(times[0]['finished'])}, the last {_clock(times[-1]['finished'])}.")
 
 
-def _selection(doc: Doc, run_dir: Path, hist: list[dict]) -> None:
+def _selection(doc: Doc, run_dir: Path, hist: list[dict], level: int = 2) -> None:
     rows = []
     for h in hist:
         if "samples" not in h:
@@ -542,7 +580,7 @@ def _selection(doc: Doc, run_dir: Path, hist: list[dict]) -> None:
                      f"{crit['fire_rate']:.3f}" if crit.get("fire_rate") is not None else None,
                      trained.get("examples")])
     if rows:
-        doc.heading("Selection")
+        doc.heading("Selection", level)
         doc.text("Round t's samples (by M_t-1) and what the selection kept: kept / all samples, kept by source, "
                  "dropped by reason, training queries with a kept positive, queries with no positive per level "
                  "before -> after prefix resampling, the critical-token rule's fire rate on negatives, the "
@@ -551,7 +589,7 @@ def _selection(doc: Doc, run_dir: Path, hist: list[dict]) -> None:
                    "no positive (by level)", "crit fires", "train examples"], rows)
 
 
-def _zero_positive(doc: Doc, run_dir: Path, config: dict, plots: Path) -> None:
+def _zero_positive(doc: Doc, run_dir: Path, config: dict, plots: Path, level: int = 2) -> None:
     per_round, hists = {}, []
     for t in rounds(run_dir):
         select = run_dir / f"round_{t}" / "select"
@@ -559,24 +597,24 @@ def _zero_positive(doc: Doc, run_dir: Path, config: dict, plots: Path) -> None:
             levels = json.loads((select / "diagnostics.json").read_text()).get("zero_positive_by_level")
             if levels:
                 per_round[t] = levels
-        if (select / "vas_hist.png").exists():
-            hists.append((t, select / "vas_hist.png"))
-        elif (select / "decisions.jsonl").exists():  # a folder from before the histogram: drawn again
+        if (select / "decisions.jsonl").exists():  # drawn again: folders made before the histogram left out VAS 0
             tau = (config.get("vista") or {}).get("tau", RunConfig().vista.tau)
             drawn = vas_histogram(read_jsonl(select / "decisions.jsonl"), plots / f"vas_hist_round_{t}.png", tau)
             if drawn is not None:
                 hists.append((t, drawn))
+        elif (select / "vas_hist.png").exists():
+            hists.append((t, select / "vas_hist.png"))
     if not per_round and not hists:
         return
-    doc.heading("Queries with no positive" + ("; VAS" if hists else ""))
+    doc.heading("Queries with no positive" + ("; VAS" if hists else ""), level)
     if per_round:
         prefix = any((run_dir / f"round_{t}" / "prefix").is_dir() for t in per_round)
         doc.text("Training queries with no correct sample, per level" + (", before and after prefix resampling"
                  if prefix else "") + " (select/diagnostics.json).")
         doc.image(zero_positive_plot(per_round, plots / "zero_positive.png", prefix), "zero-positive queries")
     for t, path in hists:
-        doc.text(f"Round {t}: VAS of the positives, kept vs dropped, and by the task's grounded label "
-                 f"({os.path.relpath(path, run_dir)}).")
+        doc.text(f"Round {t}: VAS of the correct chains, kept vs dropped by the filter (left), and by the task's "
+                 "grounded label (right); the dashed line is the filter's cut, tau.")
         doc.image(path, f"VAS histogram round {t}")
 
 
@@ -606,7 +644,7 @@ def zero_positive_plot(per_round: dict[int, dict], out: Path, after: bool = True
     return out
 
 
-def _examples(doc: Doc, run_dir: Path, config: dict, hist: list[dict]) -> None:
+def _examples(doc: Doc, run_dir: Path, config: dict, hist: list[dict], level: int = 2) -> None:
     rows, data_dir = queries(run_dir, config)
     tokenizers = Tokenizers(models(run_dir, config, hist))
     shown = False
@@ -615,13 +653,13 @@ def _examples(doc: Doc, run_dir: Path, config: dict, hist: list[dict]) -> None:
         if not any(ex.values()):
             continue
         if not shown:
-            doc.heading("Example chains")
+            doc.heading("Example chains", level)
             doc.text(f"A seeded choice of each round's samples ({EXAMPLES_PER_KIND} of each kind; the same on "
                      "every rewrite): kept, dropped with the reason, and rescued negatives: a negative's prefix up "
-                     "to its critical token, continued from the replacement token to a correct answer (marked: "
-                     "~~original~~ / **replacement** in the Markdown, red / green in the HTML).")
+                     "to its critical token, continued from the replacement token to a correct answer (the original token struck "
+                     "through in red, its replacement in green).")
             shown = True
-        doc.heading(f"Round {t} (samples by M_{t - 1})", 3)
+        doc.heading(f"Round {t} (samples by M_{t - 1})", level + 1)
         for kind in ("kept", "dropped", "rescued"):
             for d in ex.get(kind, []):
                 _example(doc, kind, d, rows.get(d["query_id"]), data_dir, tokenizers(t - 1))
@@ -653,12 +691,12 @@ def _example(doc: Doc, kind: str, d: dict, query: dict | None, data_dir: Path | 
            f"{d['replacement_token']} {s['new']!r}" if s["by"] == "tokenizer" else
            f"critical token at {d['critical_index']} (no tokenizer found: split where the texts first differ)")
     e = html.escape
-    doc.raw(head_md + f"  {tok}; parent negative (sample {d['parent_sample']}):\n"
-            + _indent_code(f"{s['before']}~~{shown['old']}~~{s['old_rest']}")
-            + "  rescued:\n" + _indent_code(f"{s['before']}**{shown['new']}**{s['new_rest']}"),
+    # the Markdown holds the same <pre> blocks as the HTML: a mark (~~, **) inside a code fence prints as is
+    parent = f"<pre>{e(s['before'])}<del>{e(shown['old'])}</del>{e(s['old_rest'])}</pre>"
+    rescued = f"<pre>{e(s['before'])}<ins>{e(shown['new'])}</ins>{e(s['new_rest'])}</pre>"
+    doc.raw(head_md + f"  {tok}; parent negative (sample {d['parent_sample']}):\n\n{parent}\n\n  rescued:\n\n{rescued}\n",
             head_html + f"<div class='meta'>{e(tok)}; parent negative (sample {d['parent_sample']}):</div>"
-            f"<pre>{e(s['before'])}<del>{e(shown['old'])}</del>{e(s['old_rest'])}</pre><div class='meta'>rescued:</div>"
-            f"<pre>{e(s['before'])}<ins>{e(shown['new'])}</ins>{e(s['new_rest'])}</pre></div>")
+            f"{parent}<div class='meta'>rescued:</div>{rescued}</div>")
 
 
 def _visible(token: str) -> str:

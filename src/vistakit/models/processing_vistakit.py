@@ -1,9 +1,10 @@
 """Processors of Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL and LLaVA-OneVision that work without torchvision.
 
 The stock processors of these families look up a video processor class, which needs torchvision; each
-subclass here takes no video processor and uses the family's PIL image processor. Images behave exactly as
-with the stock processor (same image processor settings, same placeholder expansion); only video input is
-gone.
+subclass here takes no video processor. The image processor is the one `AutoImageProcessor` picks for the
+checkpoint, as for the stock processor: the family's PIL class where torchvision is missing. Images behave
+exactly as with the stock processor (same image processor settings, same placeholder expansion); only video
+input is gone.
 
 This file imports transformers only: vistakit copies it into every checkpoint it saves with one of these
 processors (`processing_vistakit.py`, named in processor_config.json's `auto_map`), so that plain
@@ -13,17 +14,11 @@ transformers reads the checkpoint back without vistakit or torchvision:
 """
 
 from transformers import InternVLProcessor, LlavaOnevisionProcessor, Qwen2_5_VLProcessor, Qwen3VLProcessor
-from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil  # noqa: F401
-from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (  # noqa: F401
-    LlavaOnevisionImageProcessorPil,
-)
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil  # noqa: F401
 
 
 class VistaQwenVLProcessor(Qwen2_5_VLProcessor):
     """Qwen2-VL / Qwen2.5-VL without a video processor."""
 
-    image_processor_class = "Qwen2VLImageProcessorPil"
     tokenizer_class = "PreTrainedTokenizerFast"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
@@ -34,7 +29,6 @@ class VistaQwenVLProcessor(Qwen2_5_VLProcessor):
 class VistaQwen3VLProcessor(Qwen3VLProcessor):
     """Qwen3-VL without a video processor (Qwen3-VL's image processor is Qwen2-VL's, with 16 px patches)."""
 
-    image_processor_class = "Qwen2VLImageProcessorPil"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         kwargs.pop("video_processor", None)
@@ -45,7 +39,6 @@ class VistaInternVLProcessor(InternVLProcessor):
     """InternVL (transformers' native `-hf` checkpoints) without a video processor. Its tokenizer must carry
     the named special tokens `start_image_token`, `end_image_token`, `context_image_token`, `video_token`."""
 
-    image_processor_class = "GotOcr2ImageProcessorPil"
 
     def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None,
                  **kwargs):
@@ -57,7 +50,6 @@ class VistaInternVLProcessor(InternVLProcessor):
 class VistaLlavaOnevisionProcessor(LlavaOnevisionProcessor):
     """LLaVA-OneVision without a video processor."""
 
-    image_processor_class = "LlavaOnevisionImageProcessorPil"
 
     def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
                  vision_feature_select_strategy=None, chat_template=None, image_token="<image>",

@@ -59,11 +59,12 @@ class HFBackend:
         torch.manual_seed(seed)
         greedy = temperature <= 0
         # A fresh config: plain temperature sampling (or greedy), whatever the checkpoint's
-        # generation_config.json says (Qwen ships top_k/top_p and a repetition penalty).
+        # generation_config.json says (Qwen ships top_k/top_p and a repetition penalty). Greedy sets no
+        # sampling flag: transformers warns of a top_k that greedy decoding ignores.
         config = GenerationConfig(
             do_sample=not greedy,
             temperature=1.0 if greedy else temperature,
-            top_k=0,
+            top_k=None if greedy else 0,
             top_p=1.0,
             repetition_penalty=1.0,
             suppress_tokens=self.suppressed,

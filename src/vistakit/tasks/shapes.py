@@ -392,6 +392,16 @@ def prior_accuracy(rows: list[dict]) -> float:
     return sum(c.most_common(1)[0][1] for c in answers.values()) / len(rows) if rows else 0.0
 
 
+def baselines(data_dir: Path | None, split: str = "test") -> tuple[float | None, float | None]:
+    """Chance accuracy and the answer prior's (always the question's most frequent answer: answering without
+    looking) on the synthetic task's `split`; (None, None) for other data, or a folder that is gone."""
+    path = Path(data_dir) / f"{split}.jsonl" if data_dir else None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path and path.exists() else []
+    if not rows or any(r.get("task", "shapes") != "shapes" for r in rows):
+        return None, None
+    return chance_accuracy(rows), prior_accuracy(rows)
+
+
 def corpus(rows: list[dict]) -> list[str]:
     """Every prompt and chain, so the tiny model's tokenizer covers all the task's words."""
     return [text for r in rows for text in (question_prompt(r["question"]), r["cot"])]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from transformers import PreTrainedModel, Trainer, TrainingArguments
+from transformers import PreTrainedModel, PrinterCallback, ProgressCallback, Trainer, TrainerCallback, TrainingArguments
 
 from vistakit.config import TrainConfig
 from vistakit.evaluation.tracking import trainer_arguments, tracking_env
@@ -26,7 +26,7 @@ from vistakit.training.losses import sft_loss
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.models.load import load, save_processor
 from vistakit.models.parts import freeze
-from vistakit.progress import on_terminal
+from vistakit.progress import Ticker, on_terminal
 from vistakit.runfolder import write_json
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,32 @@ class ExampleCollator:
         return {**batch.inputs, "labels": batch.labels}
 
 
+class TrainProgress(TrainerCallback):
+    """A training step's progress as vistakit's other steps show theirs (`vistakit.progress.Ticker`): optimizer
+    steps done and the last logged loss, as a bar on a terminal, else a plain line now and then. It replaces
+    the Trainer's own console output, a dict per logging step; those dicts are in train_log.json and go to
+    the tracker of `tracking.report_to`."""
+
+    ticker, loss = None, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.ticker = Ticker("training", state.max_steps, "step")
+            self.ticker.update(state.global_step)  # a resumed step starts where its checkpoint ended
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.loss = (logs or {}).get("loss", self.loss)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.ticker is not None:
+            self.ticker.update(state.global_step, "" if self.loss is None else f"loss {self.loss:.4g}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.ticker is not None:
+            self.ticker.close()
+            self.ticker = None
+
+
 class ResumableTrainer(Trainer):
     """Trainer whose resume really restores the checkpoint's weights.
 
@@ -64,6 +90,12 @@ class ResumableTrainer(Trainer):
     LOSS_FILE = "vistakit_loss.json"
     loss_before = 0.0  # summed per-step loss of the steps before the checkpoint this call resumed from
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for printer in (PrinterCallback, ProgressCallback):  # a dict on the console per logging step
+            self.remove_callback(printer)
+        self.add_callback(TrainProgress)
+
     def _save_checkpoint(self, model, trial) -> None:
         """Also the summed loss of every step so far: the Trainer's own train_loss of a resumed call covers the
         resumed steps only, and the step's logged figure must be the whole step's. Written before the
@@ -75,6 +107,13 @@ class ResumableTrainer(Trainer):
             folder.mkdir(parents=True, exist_ok=True)
             write_json(folder / self.LOSS_FILE, {"global_step": self.state.global_step, "loss_sum": total})
         super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            # only the newest checkpoint is kept, the older ones found by step number: the Trainer's own
+            # rotation (save_total_limit) orders them by file time and, where a tiny model's epochs end
+            # within a second, warns that "mtime may not be reliable on this filesystem"
+            for old in folder.parent.glob("checkpoint-*"):
+                if old != folder:
+                    shutil.rmtree(old, ignore_errors=True)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         model = self.model if model is None else model
@@ -142,12 +181,12 @@ def training_arguments(cfg: TrainConfig, ckpt_dir: Path, seed: int, device: str,
         data_seed=seed,
         logging_steps=cfg.logging_steps,
         save_strategy="epoch" if cfg.save_each_epoch else "no",
-        save_total_limit=1,
+        save_total_limit=None,  # ResumableTrainer keeps the newest only
         **trainer_arguments(tracking),
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=device == "cpu",
-        disable_tqdm=not on_terminal(),  # in a log: one line per logging step, not a bar
+        disable_tqdm=not on_terminal(),  # no bar in a log (TrainProgress replaces both on the console)
     )
 
 

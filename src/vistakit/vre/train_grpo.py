@@ -135,7 +135,8 @@ def grpo_trainer(model, processor, queries: list[Query], out_dir: Path, s: GRPOS
         generation_kwargs={"suppress_tokens": sorted(vision_token_ids(model.config, processor.tokenizer))},
         # TRL defaults bf16 to True, which on CPU runs the policy's log-probs under bf16 autocast: say it
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, logging_steps=s.logging_steps,
-        save_strategy="steps", save_steps=s.save_steps, save_total_limit=1, **trainer_arguments(tracking),
+        save_strategy="steps", save_steps=s.save_steps, save_total_limit=None,  # ResumableTrainer keeps one
+        **trainer_arguments(tracking),
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=not on_terminal(),
     )
     return _resumable(GRPOTrainer)(model=model, reward_funcs=funcs, args=args, processing_class=processor,
