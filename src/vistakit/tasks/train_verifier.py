@@ -20,7 +20,8 @@ Each accepted form is a named rule, recorded with the verdict (`rule`), so a kep
   normaliser knows, compared the same way.
 - `yes_no_form`: yes/no said as a sentence or a synonym (`Yes, it is.`, `Nope`, `Correct`): the opening word
   decides, and an answer that also says the other (`yes or no`, `Yes, it isn't`) is not read.
-- `option_letter`: an option letter alone or decorated (`B`, `(C)`, `option b`, `Ｂ`).
+- `option_letter` (function `option_letter_form`): an option letter alone or decorated (`B`, `(C)`, `option b`,
+  `B is correct`, `Ｂ`), when the row has its choices.
 - `option_text`: the answer is one option's text after the looser normalisation (articles, punctuation, number
   words, `12` for `$12`, `\\sqrt{12}` for `2\\sqrt{3}`, `Nope` for `No`), and no other option's.
 - `words`: free text equal after lower case, articles, punctuation and number words (`The Democrats.`).
@@ -49,9 +50,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, choose_option, clean_answer,
-                                   decimal_places, equal_at_decimals, final_answer, latex_number, math_equal,
-                                   option_letters, same_choice_value, same_value, within_relative)
+from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, clean_answer, decimal_places,
+                                   equal_at_decimals, final_answer, latex_number, math_equal, option_letters,
+                                   same_choice_value, same_value, stated_letter, within_relative)
 
 # --- the answer as written -----------------------------------------------------------------------------------
 
@@ -339,12 +340,14 @@ _OPTION_WORD = re.compile(r"(?:the\s+)?(?:option|choice|letter|answer)\s*[:#]?\s
                           re.IGNORECASE)
 
 
-def option_letter(pred: str, gold: str, choices=None) -> str | None:
-    """`option b`, `Option (C)`, `choice D`, a bare `B`, `B.`, `(C)` (after `unify`: `Ｂ`)."""
+def option_letter_form(pred: str, gold: str, choices=None) -> str | None:
+    """The rule `option_letter` (not verify.py's lmms-eval extractor `option_letter`): an answer that states one
+    of the row's option letters, `option b`, `Option (C)`, `choice D`, a bare `B`, `B.`, `(C)`, `B is correct`
+    (after `unify`: `Ｂ`); a letter only, never an option's text (that is `option_text`)."""
     if not choices:
         return None
     m = _OPTION_WORD.fullmatch(pred.strip())
-    letter = m.group(1).upper() if m else choose_option(pred, choices)
+    letter = m.group(1).upper() if m else stated_letter(pred, option_letters(len(choices)))
     return letter if letter is not None and letter == gold.strip().upper() else None
 
 
@@ -387,7 +390,7 @@ def rule(name: str, fn: Callable, **kwargs) -> Rule:
 
 
 NUMBERS = (rule("number_form", number_form), rule("number_words", number_words))
-OPTIONS = (rule("option_letter", option_letter), rule("option_text", option_text))
+OPTIONS = (rule("option_letter", option_letter_form), rule("option_text", option_text))
 YES_NO = (rule("yes_no_form", yes_no_form),)
 
 
