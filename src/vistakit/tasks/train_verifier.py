@@ -29,7 +29,8 @@ Each accepted form is a named rule, recorded with the verdict (`rule`), so a kep
 
 Hedges and option lists are wrong in both modes: the references already reject the ones this package tests
 (`A, B, C, D`, `B or C`, `12 or 13`, `yes or no`), and the train verdict rejects every answer `hedged` calls a
-hedge (also `maybe`, `possibly`, `not sure`) before anything else, even one the official verdict accepts.
+hedge (also `maybe`, `possibly`, `not sure`) before anything else, even one the official verdict accepts (the
+generic `answer` task's letter matcher reads `(A) (B)` as A).
 
 Where math-verify is used and where ours is kept, measured on the 73 number forms of
 `scripts/measure_math_verify.py` (final answers against golds as our readers see them, each labelled by a
@@ -109,14 +110,16 @@ def hedged(pred: str, gold: str, choices: Sequence[str] | None = None) -> bool:
     """An answer that names several candidates or says it is unsure: `B or C`, `A, B, C, D`, `12 or 13`,
     `12, 13`, `12 to 13`, `yes or no`, `maybe 12`, `not sure`, `about 12`, `12 (approx.)`, a negated option
     (`not B`). A form the gold itself has (a gold list `1, 2`, a gold `either`, an option `solid or liquid`) is
-    not a hedge."""
+    not a hedge. Letter lists and negated letters count where the row has choices, or where its gold is a lone
+    option letter (a row of the generic `answer` task whose options are in the question text)."""
     own = [unify(gold), *(unify(str(c)) for c in choices or ())]
     for pattern in (_HEDGE_WORDS, _ALTERNATIVE, _POLAR_PAIR, _NUMBER_LIST):
         if pattern.search(pred) and not any(pattern.search(t) for t in own):
             return True
-    if choices and re.match(r"\s*(?:not|never|no)\s+(?:option\s+)?\(?[A-J]\)?(?:$|[\s.,;:)])", pred, re.IGNORECASE):
+    options = bool(choices) or re.fullmatch(r"\(?[A-J]\)?", own[0]) is not None
+    if options and re.match(r"\s*(?:not|never|no)\s+(?:option\s+)?\(?[A-J]\)?(?:$|[\s.,;:)])", pred, re.IGNORECASE):
         return True  # `not B`: a negated option names none
-    if not choices or any(pred.lower() == t.lower() for t in own[1:]):  # an option's own text (`A and B`)
+    if not options or any(pred.lower() == t.lower() for t in own[1:]):  # an option's own text (`A and B`)
         return False
     return _letter_list(pred, option_letters(10))  # `E D C B A` names five of four too
 
@@ -392,6 +395,7 @@ def rule(name: str, fn: Callable, **kwargs) -> Rule:
 NUMBERS = (rule("number_form", number_form), rule("number_words", number_words))
 OPTIONS = (rule("option_letter", option_letter_form), rule("option_text", option_text))
 YES_NO = (rule("yes_no_form", yes_no_form),)
+WORDS = (rule("words", words),)
 
 
 @dataclass(frozen=True)

@@ -541,5 +541,6 @@ def verify(task: str, response: str, gold: str, answer_type: str | None = None,
 
 for _name, _match in {"exact": exact, "number": number, "yes_no": yes_no, "option": option}.items():
     register(_name, Verifier(answer_line, _match))
+# the generic `answer` task's matchers by the row's answer_type; it is registered with its train verdict in
+# tasks/answer_task.py (the train rules import this module)
 ANSWER_TYPES = {"number": number, "yes_no": yes_no, "word": exact, "option": option}
-register("answer", Verifier(answer_line, exact, ANSWER_TYPES))  # generic: the row's answer_type picks the matcher
