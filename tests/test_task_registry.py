@@ -27,7 +27,11 @@ def test_shapes_registers_its_prompt_verifier_labeller_and_corpus(tmp_path):
 def test_generic_tasks_and_unknown_names():
     q = Query(id="a", question="How many?", answer="3", images=[], task="answer", answer_type="number")
     assert instruction_for(q) == 'How many?\nThink step by step, then give the final answer on a last line as "Answer: <value>".'
-    assert label_response(q, "Answer: 3.0") == {"pred": "3.0", "correct": True, "grounded": None}
+    label = label_response(q, "Answer: 3.0")
+    assert (label["pred"], label["correct"], label["grounded"]) == ("3.0", True, None)
+    assert label["correct_official"] is label["correct_train"] is True  # its two verdicts: test_verify_modes.py
+    exact = Query(id="e", question="Colour?", answer="red", images=[], task="exact")
+    assert label_response(exact, "Answer: Red") == {"pred": "Red", "correct": True, "grounded": None}  # one verdict
     with pytest.raises(KeyError, match="known tasks: .*chartqa.*shapes.*slake"):
         get_task("no-such-task")
     assert {"shapes", "slake", "vqa-rad", "geometry3k", "scienceqa", "chartqa", "mathvista", "wemath"} <= set(task_names())

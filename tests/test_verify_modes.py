@@ -1,6 +1,6 @@
 """Two verdicts (issue 30): each benchmark reader's official scorer (reference-faithful; its own cases stay in
 test_verify.py, test_scorers.py and test_benchmarks.py, unchanged) and its train verifier, which also accepts
-the forms a careful grader does. Every kind of form on every reader where it applies, in both modes, from
+the forms a careful grader does; the same for the shapes task and the generic `answer` task (users' own rows). Every kind of form on every reader where it applies, in both modes, from
 responses a model would write (written here, no records copied); hedges and option lists wrong in both.
 Then where the verdicts go: labels, sampled and evaluated records, the decision log, the select step's
 diagnostics, the config, and `vistakit verify-check`."""
@@ -281,6 +281,85 @@ def test_shapes_keeps_what_its_official_verdict_reads():
         assert not check("shapes", response, "3", "number", mode="train").correct
 
 
+# --- the generic `answer` task (users' own rows): the same named rules by the row's answer_type ----------------
+LUNGS = ["right lung", "left lung", "heart", "liver"]
+# (answer_type, gold, response a model would write, choices, train rule); the official verdict rejects each
+GENERIC_FORMS = [
+    ("number", "1200", "The bars add up to 1200.\nAnswer: $1,200", None, "number_form"),
+    ("number", "1200", "Answer: 1\\,200", None, "number_form"),
+    ("number", "12", "Answer: twelve", None, "number_words"),
+    ("number", "12", "Twelve.", None, "bare_answer+number_words"),
+    ("number", "12", "12", None, "bare_answer"),
+    ("number", "12", "Answer: **12**", None, "normalised_form"),
+    ("yes_no", "no", "There is no fracture.\nAnswer: Nope", None, "yes_no_form"),
+    ("yes_no", "yes", "Answer: Correct, there is one.", None, "yes_no_form"),
+    ("yes_no", "no", "No.", None, "bare_answer"),
+    ("yes_no", "yes", "Answer: Ｙｅｓ", None, "normalised_form"),
+    ("word", "left lung", "The mass is on the left.\nAnswer: The left lung.", None, "words"),
+    ("word", "left lung", "The left lung.", None, "bare_answer+words"),
+    ("word", "left lung", "Answer: *left lung*", None, "normalised_form"),
+    ("option", "B", "Answer: option b", LUNGS, "option_letter"),
+    ("option", "B", "Answer: B is correct", LUNGS, "option_letter"),
+    ("option", "B", "The mass is on the left.\nAnswer: The left lung.", LUNGS, "option_text"),
+    ("option", "B", "B.", LUNGS, "bare_answer"),
+    ("option", "B", "B.", None, "bare_answer"),
+    ("option", "B", "Answer: Ｂ", None, "normalised_form"),
+    (None, "1200", "Answer: $1,200", None, "number_form"),  # no answer_type: each rule where the gold is its kind
+    (None, "no", "Answer: Nope", None, "yes_no_form"),
+    (None, "left lung", "Answer: The left lung.", None, "words"),
+]
+
+
+@pytest.mark.parametrize("answer_type, gold, response, choices, rule", GENERIC_FORMS)
+def test_generic_answer_forms(answer_type, gold, response, choices, rule):
+    official, train = both("answer", response, gold, answer_type, choices)
+    assert not official.correct
+    assert (train.correct, train.rule) == (True, rule)
+
+
+def test_generic_answer_keeps_what_its_official_verdict_reads():
+    """The forms the row's matcher already reads are the official verdict in both modes, named by the matcher;
+    what no rule reads stays wrong (an option's text or `option b` without the row's choices)."""
+    for answer_type, gold, response, matcher in [("number", "1200", "Answer: 1,200", "number"),
+                                                 ("number", "3", "Answer: 3.0", "number"),
+                                                 ("yes_no", "yes", "Answer: Yes, it is.", "yes_no"),
+                                                 ("word", "left lung", "Answer: Left lung.", "exact"),
+                                                 ("option", "B", "Answer: (B)", "option")]:
+        official, train = both("answer", response, gold, answer_type)
+        assert official == train and (train.correct, train.rule) == (True, matcher), response
+    for answer_type, gold, response, choices in [("option", "B", "Answer: The left lung.", None),
+                                                 ("option", "B", "Answer: option b", None),
+                                                 ("option", "B", "Answer: The right lung.", LUNGS),
+                                                 ("number", "12", "Answer: thirteen", None),
+                                                 ("word", "left lung", "Answer: lung", None),
+                                                 ("yes_no", "yes", "I think there is one.", None)]:
+        assert not both("answer", response, gold, answer_type, choices)[1].correct, response
+
+
+@pytest.mark.parametrize("answer_type, gold, response, choices", [
+    ("number", "2", "Answer: 2 or 3", None), ("number", "2", "Answer: 2, 3", None), ("number", "2", "2 or 3", None),
+    ("yes_no", "yes", "Answer: yes or no", None), ("yes_no", "yes", "Answer: yes/no", None),
+    ("word", "left lung", "Answer: left lung or right lung", None),
+    ("option", "A", "Answer: A, B, C, D", None), ("option", "A", "Answer: A, B, C, D", LUNGS),
+    ("option", "B", "Answer: B or C", None), ("option", "B", "Answer: B or C", LUNGS), ("option", "B", "A, B", LUNGS),
+    (None, "2", "Answer: 2 or 3", None)])
+def test_generic_answer_hedges_are_wrong_in_both_modes(answer_type, gold, response, choices):
+    official, train = both("answer", response, gold, answer_type, choices)
+    assert not official.correct and (train.correct, train.rule) == (False, "hedge")
+
+
+def test_generic_answer_hedges_only_the_train_verdict_rejects():
+    """The generic letter matcher reads the first letter of `(A) (B)` and `A. B.` (and the yes/no matcher reads
+    `Yes, possibly`): the official verdict stays as it was, the train verdict never trains on a hedge, with the
+    row's choices or without (a lone letter gold: the options are in the question)."""
+    for answer_type, gold, response, choices in [("option", "A", "Answer: (A) (B)", None),
+                                                 ("option", "A", "Answer: A. B.", None),
+                                                 ("option", "A", "Answer: (A) (B)", LUNGS),
+                                                 ("yes_no", "yes", "Answer: Yes, possibly.", None)]:
+        official, train = both("answer", response, gold, answer_type, choices)
+        assert official.correct and (train.correct, train.rule) == (False, "hedge"), response
+
+
 # --- the verdicts' records ------------------------------------------------------------------------------------
 
 def test_verdicts_and_rules():
@@ -288,8 +367,9 @@ def test_verdicts_and_rules():
     assert (v["official"].correct, v["official"].rule) == (False, "no_match")
     assert (v["train"].correct, v["train"].rule, v["train"].pred) == (True, "number_form", "1200")
     assert check("chartqa", "Answer: 1,200", "1200", mode="official") == v["official"]
-    assert set(verdicts("answer", "Answer: 3", "3", "number")) == {"official"}  # one verifier: one verdict
-    assert check("answer", "Answer: 3.0", "3", "number", mode="train").correct
+    assert set(verdicts("exact", "Answer: Red", "red")) == {"official"}  # one verifier: one verdict
+    assert check("exact", "Answer: Red.", "red", mode="train") == check("exact", "Answer: Red.", "red")
+    assert set(verdicts("answer", "Answer: 3", "3", "number")) == {"official", "train"}
     assert set(verdicts("shapes", "Answer: 3", "3", "number")) == {"official", "train"}
     assert check("chartqa", "no answer here", "12").rule == "no_answer"
     with pytest.raises(ValueError, match="official, train"):
@@ -307,8 +387,11 @@ def test_labels_carry_both_verdicts_where_they_can_differ():
     assert official["correct"] is False and official["verify_mode"] == "official" and official["correct_train"] is True
     same = label_response(q, "Answer: 1200", "train")
     assert "pred_official" not in same and same["rule_official"] == same["rule_train"] == "relaxed_correctness"
-    generic = Query(id="g1", question="How many?", answer="3", images=[], task="answer", answer_type="number")
-    assert set(label_response(generic, "Answer: 3", "train")) == {"pred", "correct", "grounded"}
+    exact = Query(id="e1", question="Colour?", answer="red", images=[], task="exact")
+    assert set(label_response(exact, "Answer: red", "train")) == {"pred", "correct", "grounded"}  # one verdict
+    generic = Query(id="g1", question="How many?", answer="1200", images=[], task="answer", answer_type="number")
+    label = label_response(generic, "Answer: $1,200", "train")
+    assert (label["correct"], label["correct_official"], label["rule_train"]) == (True, False, "number_form")
     shapes = Query(id="s1", question="How many?", answer="3", images=[], task="shapes", answer_type="number")
     label = label_response(shapes, "Answer: three", "train")
     assert (label["correct"], label["correct_official"], label["rule_train"]) == (True, False, "number_words")
@@ -408,3 +491,23 @@ def test_verify_check_reports_both_verdicts_and_agreement(tmp_path, capsys):
     path.write_text('{"task": "chartqa", "response": "Answer: 1"}\n')
     assert main(["verify-check", str(path)]) == 2
     assert f"{path}:1: field 'gold' must be a string (or 'answer')" in capsys.readouterr().err
+
+
+def test_verify_check_shows_both_verdicts_of_generic_answer_rows(tmp_path, capsys):
+    from vistakit.cli import main
+
+    rows = [{"response": "Answer: $1,200", "gold": "1200", "answer_type": "number", "label": True},
+            {"response": "Answer: Nope", "answer": "no", "answer_type": "yes_no"},
+            {"response": "Answer: 2 or 3", "gold": "2", "answer_type": "number", "label": False},
+            {"response": "Answer: The left lung.", "gold": "B", "answer_type": "option", "choices": LUNGS},
+            {"response": "Answer: (B)", "gold": "B", "answer_type": "option"}]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["verify-check", str(path), "--task", "answer"]) == 0
+    listed, table = capsys.readouterr().out.split("\n\n")
+    rules = [line.split()[2:6] for line in listed.splitlines()[1:]]
+    assert rules == [["no", "no_match", "yes", "number_form"], ["no", "no_match", "yes", "yes_no_form"],
+                     ["no", "no_match", "no", "hedge"], ["no", "no_match", "yes", "option_text"],
+                     ["yes", "option", "yes", "option"]]
+    answer = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}["answer"]
+    assert answer == ["5", "1", "4", "3", "40.0%", "2", "50.0%", "100.0%"]

@@ -7,4 +7,5 @@ Importing this package registers every built-in task and benchmark.
 
 from vistakit.tasks.registry import Task, get_task, register_task, task_names  # noqa: F401
 from vistakit.tasks import shapes_task  # noqa: F401,E402  (registers "shapes")
+from vistakit.tasks import answer_task  # noqa: F401,E402  (registers the generic "answer")
 from vistakit.tasks import chartqa, geometry3k, mathvista, scienceqa, slake, vqa_rad, wemath  # noqa: F401,E402

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from vistakit.tasks import shapes, shapes_reexamine
 from vistakit.tasks.registry import Reexamination, Task, register_task
-from vistakit.tasks.train_verifier import NUMBERS, YES_NO, TrainRules, rule, words
+from vistakit.tasks.train_verifier import NUMBERS, WORDS, YES_NO, TrainRules
 from vistakit.tasks.verify import ANSWER_TYPES, Verifier, answer_line, exact
 
-WORDS = (rule("words", words),)
 # the same answer line the official verdict reads (not final_answer's boxes and tags: a rule names why a
 # chain is kept, and a different extractor would hide behind it)
 TRAIN = TrainRules((*NUMBERS, *YES_NO, *WORDS), {"number": NUMBERS, "yes_no": YES_NO, "word": WORDS},

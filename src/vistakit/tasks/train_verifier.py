@@ -20,7 +20,8 @@ Each accepted form is a named rule, recorded with the verdict (`rule`), so a kep
   normaliser knows, compared the same way.
 - `yes_no_form`: yes/no said as a sentence or a synonym (`Yes, it is.`, `Nope`, `Correct`): the opening word
   decides, and an answer that also says the other (`yes or no`, `Yes, it isn't`) is not read.
-- `option_letter`: an option letter alone or decorated (`B`, `(C)`, `option b`, `Ｂ`).
+- `option_letter` (function `option_letter_form`): an option letter alone or decorated (`B`, `(C)`, `option b`,
+  `B is correct`, `Ｂ`), when the row has its choices.
 - `option_text`: the answer is one option's text after the looser normalisation (articles, punctuation, number
   words, `12` for `$12`, `\\sqrt{12}` for `2\\sqrt{3}`, `Nope` for `No`), and no other option's.
 - `words`: free text equal after lower case, articles, punctuation and number words (`The Democrats.`).
@@ -28,7 +29,8 @@ Each accepted form is a named rule, recorded with the verdict (`rule`), so a kep
 
 Hedges and option lists are wrong in both modes: the references already reject the ones this package tests
 (`A, B, C, D`, `B or C`, `12 or 13`, `yes or no`), and the train verdict rejects every answer `hedged` calls a
-hedge (also `maybe`, `possibly`, `not sure`) before anything else, even one the official verdict accepts.
+hedge (also `maybe`, `possibly`, `not sure`) before anything else, even one the official verdict accepts (the
+generic `answer` task's letter matcher reads `(A) (B)` as A).
 
 Where math-verify is used and where ours is kept, measured on the 73 number forms of
 `scripts/measure_math_verify.py` (final answers against golds as our readers see them, each labelled by a
@@ -49,9 +51,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, choose_option, clean_answer,
-                                   decimal_places, equal_at_decimals, final_answer, latex_number, math_equal,
-                                   option_letters, same_choice_value, same_value, within_relative)
+from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, clean_answer, decimal_places,
+                                   equal_at_decimals, final_answer, latex_number, math_equal, option_letters,
+                                   same_choice_value, same_value, stated_letter, within_relative)
 
 # --- the answer as written -----------------------------------------------------------------------------------
 
@@ -108,14 +110,16 @@ def hedged(pred: str, gold: str, choices: Sequence[str] | None = None) -> bool:
     """An answer that names several candidates or says it is unsure: `B or C`, `A, B, C, D`, `12 or 13`,
     `12, 13`, `12 to 13`, `yes or no`, `maybe 12`, `not sure`, `about 12`, `12 (approx.)`, a negated option
     (`not B`). A form the gold itself has (a gold list `1, 2`, a gold `either`, an option `solid or liquid`) is
-    not a hedge."""
+    not a hedge. Letter lists and negated letters count where the row has choices, or where its gold is a lone
+    option letter (a row of the generic `answer` task whose options are in the question text)."""
     own = [unify(gold), *(unify(str(c)) for c in choices or ())]
     for pattern in (_HEDGE_WORDS, _ALTERNATIVE, _POLAR_PAIR, _NUMBER_LIST):
         if pattern.search(pred) and not any(pattern.search(t) for t in own):
             return True
-    if choices and re.match(r"\s*(?:not|never|no)\s+(?:option\s+)?\(?[A-J]\)?(?:$|[\s.,;:)])", pred, re.IGNORECASE):
+    options = bool(choices) or re.fullmatch(r"\(?[A-J]\)?", own[0]) is not None
+    if options and re.match(r"\s*(?:not|never|no)\s+(?:option\s+)?\(?[A-J]\)?(?:$|[\s.,;:)])", pred, re.IGNORECASE):
         return True  # `not B`: a negated option names none
-    if not choices or any(pred.lower() == t.lower() for t in own[1:]):  # an option's own text (`A and B`)
+    if not options or any(pred.lower() == t.lower() for t in own[1:]):  # an option's own text (`A and B`)
         return False
     return _letter_list(pred, option_letters(10))  # `E D C B A` names five of four too
 
@@ -339,12 +343,14 @@ _OPTION_WORD = re.compile(r"(?:the\s+)?(?:option|choice|letter|answer)\s*[:#]?\s
                           re.IGNORECASE)
 
 
-def option_letter(pred: str, gold: str, choices=None) -> str | None:
-    """`option b`, `Option (C)`, `choice D`, a bare `B`, `B.`, `(C)` (after `unify`: `Ｂ`)."""
+def option_letter_form(pred: str, gold: str, choices=None) -> str | None:
+    """The rule `option_letter` (not verify.py's lmms-eval extractor `option_letter`): an answer that states one
+    of the row's option letters, `option b`, `Option (C)`, `choice D`, a bare `B`, `B.`, `(C)`, `B is correct`
+    (after `unify`: `Ｂ`); a letter only, never an option's text (that is `option_text`)."""
     if not choices:
         return None
     m = _OPTION_WORD.fullmatch(pred.strip())
-    letter = m.group(1).upper() if m else choose_option(pred, choices)
+    letter = m.group(1).upper() if m else stated_letter(pred, option_letters(len(choices)))
     return letter if letter is not None and letter == gold.strip().upper() else None
 
 
@@ -387,8 +393,9 @@ def rule(name: str, fn: Callable, **kwargs) -> Rule:
 
 
 NUMBERS = (rule("number_form", number_form), rule("number_words", number_words))
-OPTIONS = (rule("option_letter", option_letter), rule("option_text", option_text))
+OPTIONS = (rule("option_letter", option_letter_form), rule("option_text", option_text))
 YES_NO = (rule("yes_no_form", yes_no_form),)
+WORDS = (rule("words", words),)
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ def choice_key(text: str) -> str:
     return re.sub(r"\s+", "", t)
 
 
-def _stated_letter(pred: str, letters: str) -> str | None:
+def stated_letter(pred: str, letters: str) -> str | None:
     """The letter an answer opens with (`B`, `(B)`, `B.`, `B is correct, not A`, `D, because ...`,
     `option b`), or None; None too when it names a second one right after (`B or C`, `A and B`, `A, B, C, D`,
     `E D C B A`): a hedge naming several options must not be credited with the gold among them."""
@@ -252,7 +252,7 @@ def _stated_letter(pred: str, letters: str) -> str | None:
 def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
     """The option letter a final answer names, for a query with these choices (A, B, ... in order).
 
-    In order: the answer opens with a letter (`_stated_letter`: the stated answer wins over options named
+    In order: the answer opens with a letter (`stated_letter`: the stated answer wins over options named
     in its justification; a hedge naming several is None); the answer is one choice's text after the same
     normalisation (`choice_key`: units, `x =`, spacing) or the same number (`12.0` names `12`); exactly one
     choice's text appears inside the answer (`It is 6 cm long`); lmms-eval's Geometry3K patterns
@@ -263,7 +263,7 @@ def choose_option(pred: str | None, choices: Sequence[str]) -> str | None:
     if pred is None or not choices:
         return None
     letters = option_letters(len(choices))
-    letter = _stated_letter(pred, letters)
+    letter = stated_letter(pred, letters)
     if letter:
         return letter
     keys = [choice_key(c) for c in choices]
@@ -541,5 +541,6 @@ def verify(task: str, response: str, gold: str, answer_type: str | None = None,
 
 for _name, _match in {"exact": exact, "number": number, "yes_no": yes_no, "option": option}.items():
     register(_name, Verifier(answer_line, _match))
+# the generic `answer` task's matchers by the row's answer_type; it is registered with its train verdict in
+# tasks/answer_task.py (the train rules import this module)
 ANSWER_TYPES = {"number": number, "yes_no": yes_no, "word": exact, "option": option}
-register("answer", Verifier(answer_line, exact, ANSWER_TYPES))  # generic: the row's answer_type picks the matcher
