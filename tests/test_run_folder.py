@@ -38,6 +38,14 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
         assert f"pid {os.getpid()}" in (tmp_path / ".lock").read_text()
 
 
+def test_the_lock_file_stays_and_names_only_its_last_holder(tmp_path):
+    code = f"from vistakit.runfolder import RunLock\nwith RunLock({str(tmp_path)!r}):\n    pass\n"
+    subprocess.run([sys.executable, "-c", code], check=True)  # another process, released normally
+    with RunLock(tmp_path):
+        assert (tmp_path / ".lock").read_text().count("pid ") == 1
+    assert (tmp_path / ".lock").exists()  # the report reads when a run took its folder from it
+
+
 def test_torn_config_is_said_and_replaced(tmp_path, caplog):
     path = tmp_path / "config.yaml"
     for torn in ("", "method: rest-em\nsampling: {samples_per"):

@@ -6,7 +6,6 @@ run killed at any point redoes at most the unfinished step (or, for sampling, th
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -14,6 +13,8 @@ import shutil
 import socket
 import time
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 
 def write_jsonl(path: Path, records) -> None:
@@ -59,36 +60,34 @@ class RunFolderLocked(RuntimeError):
 
 
 class RunLock:
-    """One process per run folder: an exclusive `flock` on `run_dir/.lock`, which the kernel releases when the
-    holder dies (a stale lock of a killed run is simply taken over). The file names the holder, so a second
-    process refuses at once saying who holds it."""
+    """One process per run folder: an exclusive lock on `run_dir/.lock` (filelock's `FileLock`, an `flock` on
+    Unix), which the kernel releases when the holder dies (a stale lock of a killed run is simply taken over).
+    The file names the holder, so a second process refuses at once saying who holds it. No soft-lock fallback
+    on a file system without `flock`: a marker file would outlive a killed run, so there it fails instead."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / ".lock"
-        self._file = None
+        # preserve_lock_file: the file stays after release (the report reads when the run took it)
+        self._lock = FileLock(self.path, blocking=False, fallback_to_soft=False, preserve_lock_file=True,
+                              on_acquired=_write_holder)
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+")
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            f.close()
+            self._lock.acquire()
+        except Timeout:
+            holder = self.path.read_text().strip() or "another process"
             raise RunFolderLocked(f"{self.path.parent} is in use by {holder}; wait for it to finish or stop it") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        f.flush()
-        self._file = f
         return self
 
     def __exit__(self, *exc):
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
+        self._lock.release()
+
+
+def _write_holder(fd: int) -> None:
+    """Called by filelock with the locked file's descriptor: replace the last holder's line with ours."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
 
 
 def resolve_stored(run_dir: Path, stored: str | None, moved: bool = False) -> Path | None:
