@@ -120,6 +120,12 @@ def test_settings_that_go_together_are_checked_at_load(overrides, message):
         load_config(None, overrides)
 
 
+def test_the_openai_scorer_without_its_sdk_is_refused_at_load(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'vistakit\[openai\]'"):
+        load_config(None, ["method=vre", "vre.scorer=openai", "vre.scorer_model=gpt", "vre.scorer_url=http://x/v1"])
+
+
 def test_eval_sets_name_their_sources():
     cfg = load_config(None, ["data.eval_sets=[scienceqa:validation]", "data.sources.scienceqa=/x"])
     assert cfg.data.sources == {"scienceqa": "/x"}

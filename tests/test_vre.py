@@ -2,6 +2,7 @@
 reconstruction, tag tokens, attention per phase, and one GRPO step on the tiny model."""
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vistakit.config import ConfigError
 from vistakit.tasks.data import Query
 from vistakit.models.inputs import encode, render_query, response_ids
 from vistakit.sampling.hf_backend import Generation
@@ -224,6 +226,7 @@ def test_local_model_scorer_reads_yes_against_no(tiny, tmp_path):
 
 
 def test_openai_scorer_against_a_local_fake_server(monkeypatch):
+    pytest.importorskip("openai")
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -252,10 +255,51 @@ def test_openai_scorer_against_a_local_fake_server(monkeypatch):
                          ReflectionItem("q", "red shapes: 2", "red shapes: 2", img)])
     finally:
         server.shutdown()
+        server.server_close()
     assert scores == [1.0, 0.0]
     path, auth, body = seen[0]
     assert path == "/v1/chat/completions" and auth == "Bearer secret" and body["model"] == "judge"
     assert body["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_openai_scorer_without_the_sdk_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'vistakit\[openai\]'"):
+        OpenAIScorer("http://127.0.0.1:1/v1", "judge")
+
+
+def test_openai_scorer_waits_out_a_rate_limit():
+    """The endpoint answers 429 (with Retry-After) once, then 200: the SDK's retry gets the answer."""
+    pytest.importorskip("openai")
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            limited = len(calls) == 1
+            data = json.dumps({"error": {"message": "rate limited"}} if limited else
+                              {"choices": [{"message": {"content": "yes"}}]}).encode()
+            self.send_response(429 if limited else 200)
+            if limited:
+                self.send_header("Retry-After", "0.1")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        scorer = OpenAIScorer(f"http://127.0.0.1:{server.server_port}/v1", "judge", api_key_env=None)
+        scores = scorer([ReflectionItem("q", "red shapes: 2", "red circle: 1", None)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert scores == [1.0] and calls == ["/v1/chat/completions"] * 2
 
 
 # --- tag tokens -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import its class from here (`vistakit.training.sft.TrainConfig`, `vistakit.train
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import re
 import types
@@ -210,7 +211,7 @@ class VistaConfig:
 
 @dataclass
 class VreConfig:
-    scorer: Literal["scene", "policy", "local", "openai"] = field(default="scene", metadata={"help": "reflection scorer: scene (synthetic task's ground truth, offline) | policy (the model being trained judges) | local (vre.scorer_model) | openai (vre.scorer_url)"})
+    scorer: Literal["scene", "policy", "local", "openai"] = field(default="scene", metadata={"help": "reflection scorer: scene (synthetic task's ground truth, offline) | policy (the model being trained judges) | local (vre.scorer_model) | openai (vre.scorer_url; needs `pip install 'vistakit[openai]'`)"})
     scorer_model: str | None = field(default=None, metadata={"help": "local: checkpoint path or hub id; openai: the endpoint's model name"})
     scorer_url: str | None = field(default=None, metadata={"help": "openai: base URL of an OpenAI-compatible API (…/v1)"})
     scorer_api_key_env: str | None = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
@@ -410,6 +411,8 @@ def _check_run(cfg: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: 'vre.scorer' local needs vre.scorer_model (a local path or hub id)")
         if vre.scorer == "openai" and not (vre.scorer_url and vre.scorer_model):
             raise ConfigError(f"{source}: 'vre.scorer' openai needs vre.scorer_url and vre.scorer_model")
+        if vre.scorer == "openai" and importlib.util.find_spec("openai") is None:  # before round 0, not after
+            raise ConfigError(f"{source}: 'vre.scorer' openai needs the openai SDK: pip install 'vistakit[openai]'")
         if vre.hard_at >= vre.easy_at:
             raise ConfigError(f"{source}: 'vre.hard_at' ({vre.hard_at}) must be below 'vre.easy_at' ({vre.easy_at}): "
                               "the unstable queries GRPO trains on lie between them")

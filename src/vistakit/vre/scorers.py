@@ -9,18 +9,17 @@ any later filter take whichever is configured (`vre.scorer`):
 - `LocalModelScorer`: a local Hugging Face VLM (the policy itself, or another checkpoint) shown the image,
   the question, the reasoning and the reflection, asked a yes/no question; the score is
   P(yes) / (P(yes) + P(no)) of its next token.
-- `OpenAIScorer`: the same judgement from an OpenAI-compatible `/chat/completions` endpoint (plain HTTP, the
-  image sent as a data URL); the score is 1 if the reply starts with "yes", else 0. Never called in tests
-  except against a local fake server.
+- `OpenAIScorer`: the same judgement from an OpenAI-compatible `/chat/completions` endpoint through the
+  official `openai` SDK (optional extra: `pip install 'vistakit[openai]'`; its retries with exponential backoff
+  on connection errors, 429 and 5xx, honouring Retry-After), the image sent as a data URL; the score is 1 if
+  the reply starts with "yes", else 0. Never called in tests except against a local fake server.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import os
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Protocol
 import torch
 from PIL import Image
 
+from vistakit.config import ConfigError
 from vistakit.models.inputs import encode, render_query
 from vistakit.models.load import load
 from vistakit.vista.scoring import scoring_model
@@ -119,14 +119,23 @@ class LocalModelScorer:
 
 
 class OpenAIScorer:
-    """An OpenAI-compatible chat endpoint as the judge. The API key is read from the environment variable
-    named by `api_key_env` (never from the config file)."""
+    """An OpenAI-compatible chat endpoint as the judge, through the `openai` SDK (`base_url`: the API's root,
+    …/v1). The API key is read from the environment variable named by `api_key_env` (never from the config
+    file); without one (a local server) a placeholder is sent. The SDK retries a failed request `max_retries`
+    times, backing off (0.5 s doubling, at most 8 s, or the server's Retry-After) on connection errors,
+    timeouts, 408, 409, 429 and 5xx; other errors (401, 400, ...) raise at once."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
-                 timeout: float = 60.0, concurrency: int = 4, retries: int = 2):
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.timeout, self.concurrency, self.retries = model, timeout, concurrency, retries
-        self.api_key = os.environ.get(api_key_env) if api_key_env else None
+                 timeout: float = 60.0, concurrency: int = 4, max_retries: int = 5):
+        try:
+            import openai  # the optional extra: imported only when this scorer is chosen
+        except ImportError:
+            raise ConfigError("vre.scorer openai needs the openai SDK: pip install 'vistakit[openai]'") from None
+        api_key = os.environ.get(api_key_env) if api_key_env else None
+        # api_key given explicitly: the SDK would otherwise read OPENAI_API_KEY whatever api_key_env says
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=timeout,
+                                    max_retries=max_retries)
+        self.model, self.concurrency = model, concurrency
 
     def _request(self, item: ReflectionItem) -> float:
         content = [{"type": "text", "text": judge_prompt(item)}]
@@ -135,21 +144,10 @@ class OpenAIScorer:
             _image(item.image).save(buf, format="PNG")
             url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
             content.insert(0, {"type": "image_url", "image_url": {"url": url}})
-        body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": content}],
-                           "max_tokens": 4, "temperature": 0}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        for attempt in range(self.retries + 1):
-            try:
-                req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    reply = json.loads(resp.read())["choices"][0]["message"]["content"] or ""
-                return float(reply.strip().lower().startswith("yes"))
-            except (OSError, KeyError, IndexError, json.JSONDecodeError):
-                if attempt == self.retries:
-                    raise
-        raise AssertionError("unreachable")
+        resp = self.client.chat.completions.create(model=self.model, messages=[{"role": "user", "content": content}],
+                                                   max_tokens=4, temperature=0)
+        reply = resp.choices[0].message.content or ""
+        return float(reply.strip().lower().startswith("yes"))
 
     def __call__(self, items: list[ReflectionItem]) -> list[float]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
