@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from PIL import Image
 
@@ -8,6 +10,16 @@ CORPUS = [
     "What color is the shape at the bottom right?\nblue square at bottom right\nAnswer: blue",
     "Is there a green triangle? yellow yes no middle center left right",
 ] * 20
+
+
+@pytest.fixture(autouse=True)
+def vistakit_log_level():
+    """`vistakit.cli.main` sets the `vistakit` logger to INFO for the process: a test that runs it must not
+    change which records the next test's caplog sees."""
+    logger = logging.getLogger("vistakit")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")
