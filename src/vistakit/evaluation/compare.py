@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vistakit.evaluation.report import Table, paired_gain
+from vistakit.evaluation.report import Z95, Table, axis_range, paired_gain
 
 SEED = "sft-seed"
-Z95 = 1.96  # two-sided 95% normal quantile: the interval of a mean of a few hundred paired differences
 TITLES = {"sft-seed": "SFT-Seed", "rft": "RFT", "rest-em": "ReST-EM", "star": "STaR", "vista-sft": "VISTA-SFT",
           "vista-dpo": "VISTA-DPO", "prefix-only": "prefix-only", "vas-only": "VAS-only", "vre": "VRE", "r3v": "R3V"}
 # VAS's AUROC for finding the ungrounded positives (0.5: chance): how the findings put it in words
@@ -255,10 +254,8 @@ def gains_plot(gains: list[Gain], out: Path) -> Path | None:
                     yerr=[100 * Z95 * g.se for g in mine], marker="o", capsize=3, ls="none",
                     label=f"{title(m)} - {title(v)}")
     ax.axhline(0, color="k", lw=1)
-    values = [0.0] + [g.low for g in gains] + [g.high for g in gains]
-    lo, hi = min(values) - 0.01, max(values) + 0.01
-    if hi - lo < 0.10:  # at least 10 points: a 2-point difference must not fill the plot
-        lo, hi = (lo + hi) / 2 - 0.05, (lo + hi) / 2 + 0.05
+    # at least 10 points: a 2-point difference must not fill the plot
+    lo, hi = axis_range([0.0] + [g.low for g in gains] + [g.high for g in gains], pad=0.01, bounds=None)
     ax.set_ylim(100 * lo, 100 * hi)
     rounds = sorted({g.round for g in gains})
     ax.set_xticks(rounds)

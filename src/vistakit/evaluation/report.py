@@ -126,23 +126,31 @@ def paired_gain(base: Path, other: Path) -> tuple[float, float, int]:
     return statistics.fmean(d), se, n
 
 
-def axis_range(values: list[float], min_span: float = 0.10, pad: float = 0.02) -> tuple[float, float]:
-    """y-limits holding every value (accuracies and their intervals, the baseline, chance, the prior), spanning
-    at least `min_span` (10 points of accuracy): an autoscaled axis makes a 2-point drop look like a cliff."""
+Z95 = 1.96  # two-sided 95% normal quantile: the intervals of accuracies and of paired gains
+
+
+def axis_range(values: list[float], min_span: float = 0.10, pad: float = 0.02,
+               bounds: tuple[float, float] | None = (0.0, 1.0)) -> tuple[float, float]:
+    """y-limits holding every value (accuracies and their intervals, the baseline, chance, the prior; or gains
+    and 0), spanning at least `min_span` (10 points of accuracy): an autoscaled axis makes a 2-point drop look
+    like a cliff. Shifted into `bounds` (accuracies: [0, 1]; None for gains, which may be negative)."""
     lo, hi = min(values) - pad, max(values) + pad
     if hi - lo < min_span:
         mid = (lo + hi) / 2
         lo, hi = mid - min_span / 2, mid + min_span / 2
-    if lo < 0:  # shifted into [0, 1], keeping the span
-        lo, hi = 0.0, hi - lo
-    if hi > 1:
-        lo, hi = lo - (hi - 1), 1.0
-    return max(lo, 0.0), min(hi, 1.0)
+    if bounds is None:
+        return lo, hi
+    low, high = bounds
+    if lo < low:  # shifted into bounds, keeping the span
+        lo, hi = low, hi + (low - lo)
+    if hi > high:
+        lo, hi = lo - (hi - high), high
+    return max(lo, low), min(hi, high)
 
 
 def interval(p: float, n: int | None) -> float:
     """Half-width of the 95% interval of an accuracy p on n queries (normal approximation); 0 when n is unknown."""
-    return 1.96 * math.sqrt(p * (1 - p) / n) if n else 0.0
+    return Z95 * math.sqrt(p * (1 - p) / n) if n else 0.0
 
 
 def plot(rows: list[tuple[str, list[dict]]], out: Path, chance: float | None = None, prior: float | None = None,
