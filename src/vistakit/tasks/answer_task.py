@@ -17,12 +17,7 @@ matcher alone, unchanged.
 
 from __future__ import annotations
 
-from vistakit.tasks.train_verifier import NUMBERS, OPTIONS, WORDS, YES_NO, TrainRules
+from vistakit.tasks.train_verifier import ANSWER_LINE
 from vistakit.tasks.verify import ANSWER_TYPES, Verifier, answer_line, exact, register
 
-# the same answer line the official verdict reads (not final_answer's boxes and tags: a rule names why a chain
-# is kept, and a different extractor would hide behind it)
-TRAIN = TrainRules((*NUMBERS, *YES_NO, *WORDS),
-                   {"number": NUMBERS, "yes_no": YES_NO, "word": WORDS, "option": OPTIONS}, extract=answer_line)
-
-register("answer", Verifier(answer_line, exact, ANSWER_TYPES, train=TRAIN))
+register("answer", Verifier(answer_line, exact, ANSWER_TYPES, train=ANSWER_LINE))

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from vistakit.tasks import shapes, shapes_reexamine
 from vistakit.tasks.registry import Reexamination, Task, register_task
-from vistakit.tasks.train_verifier import NUMBERS, WORDS, YES_NO, TrainRules
+from vistakit.tasks.train_verifier import ANSWER_LINE
 from vistakit.tasks.verify import ANSWER_TYPES, Verifier, answer_line, exact
-
-# the same answer line the official verdict reads (not final_answer's boxes and tags: a rule names why a
-# chain is kept, and a different extractor would hide behind it)
-TRAIN = TrainRules((*NUMBERS, *YES_NO, *WORDS), {"number": NUMBERS, "yes_no": YES_NO, "word": WORDS},
-                   extract=answer_line)
 
 register_task(Task(
     name="shapes",
-    verifier=Verifier(answer_line, exact, ANSWER_TYPES, train=TRAIN),
+    verifier=Verifier(answer_line, exact, ANSWER_TYPES, train=ANSWER_LINE),
     prompt=lambda q: shapes.question_prompt(q.question),
     grounded=lambda q, response: shapes.label_grounded(response, q.scene) if q.scene is not None else None,
     no_look=shapes.made_without_looking,

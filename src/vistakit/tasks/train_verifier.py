@@ -51,7 +51,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, boxed, clean_answer, decimal_places,
+from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, answer_line, boxed, clean_answer, decimal_places,
                                    equal_at_decimals, final_answer, latex_number, math_equal, option_letters,
                                    same_choice_value, same_value, stated_letter, within_relative)
 
@@ -434,3 +434,10 @@ class TrainRules:
                 return Verdict(reading, True, official.scores, f"{tag}{r.name}")
         return Verdict(official.pred if official.pred is not None else answer, False, official.scores,
                        official.rule)
+
+
+# The train verdict of the tasks that read the `Answer:` line and match it by the row's answer_type (the synthetic
+# `shapes` task, the generic `answer` task of users' own rows): the same line the official verdict reads, not
+# final_answer's boxes and tags (a rule names why a chain is kept, and a different extractor would hide behind it)
+ANSWER_LINE = TrainRules((*NUMBERS, *YES_NO, *WORDS),
+                         {"number": NUMBERS, "yes_no": YES_NO, "word": WORDS, "option": OPTIONS}, extract=answer_line)
