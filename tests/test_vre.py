@@ -4,6 +4,7 @@ reconstruction, tag tokens, attention per phase, and one GRPO step on the tiny m
 import json
 import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -225,20 +226,20 @@ def test_local_model_scorer_reads_yes_against_no(tiny, tmp_path):
     assert all(s > 0.99 for s in lazy([items[0], no_image]))
 
 
-def test_openai_scorer_against_a_local_fake_server(monkeypatch):
-    pytest.importorskip("openai")
-    seen = []
+@contextmanager
+def fake_chat_server(reply):
+    """A local OpenAI-compatible endpoint: `reply(path, headers, body)` -> (status, extra headers, JSON payload).
+    Yields the base URL (…/v1); the server is closed after the block."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((self.path, self.headers.get("Authorization"), body))
-            reflection = body["messages"][0]["content"][1]["text"]
-            reply = "Yes." if "red circle" in reflection else "no"
-            data = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            status, headers, payload = reply(self.path, self.headers, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            for name, value in {**headers, "Content-Type": "application/json",
+                                "Content-Length": str(len(data))}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -247,15 +248,32 @@ def test_openai_scorer_against_a_local_fake_server(monkeypatch):
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("VRE_TEST_KEY", "secret")
     try:
-        scorer = OpenAIScorer(f"http://127.0.0.1:{server.server_port}/v1", "judge", api_key_env="VRE_TEST_KEY")
-        img = Image.new("RGB", (84, 84))
-        scores = scorer([ReflectionItem("q", "red shapes: 2", "red circle: 1", img),
-                         ReflectionItem("q", "red shapes: 2", "red shapes: 2", img)])
+        yield f"http://127.0.0.1:{server.server_port}/v1"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def chat_reply(text: str) -> dict:
+    return {"choices": [{"message": {"content": text}}]}
+
+
+def test_openai_scorer_against_a_local_fake_server(monkeypatch):
+    pytest.importorskip("openai")
+    seen = []
+
+    def reply(path, headers, body):
+        seen.append((path, headers.get("Authorization"), body))
+        reflection = body["messages"][0]["content"][1]["text"]
+        return 200, {}, chat_reply("Yes." if "red circle" in reflection else "no")
+
+    monkeypatch.setenv("VRE_TEST_KEY", "secret")
+    with fake_chat_server(reply) as url:
+        scorer = OpenAIScorer(url, "judge", api_key_env="VRE_TEST_KEY")
+        img = Image.new("RGB", (84, 84))
+        scores = scorer([ReflectionItem("q", "red shapes: 2", "red circle: 1", img),
+                         ReflectionItem("q", "red shapes: 2", "red shapes: 2", img)])
     assert scores == [1.0, 0.0]
     path, auth, body = seen[0]
     assert path == "/v1/chat/completions" and auth == "Bearer secret" and body["model"] == "judge"
@@ -273,32 +291,15 @@ def test_openai_scorer_waits_out_a_rate_limit():
     pytest.importorskip("openai")
     calls = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            calls.append(self.path)
-            limited = len(calls) == 1
-            data = json.dumps({"error": {"message": "rate limited"}} if limited else
-                              {"choices": [{"message": {"content": "yes"}}]}).encode()
-            self.send_response(429 if limited else 200)
-            if limited:
-                self.send_header("Retry-After", "0.1")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def reply(path, headers, body):
+        calls.append(path)
+        if len(calls) == 1:
+            return 429, {"Retry-After": "0.1"}, {"error": {"message": "rate limited"}}
+        return 200, {}, chat_reply("yes")
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        scorer = OpenAIScorer(f"http://127.0.0.1:{server.server_port}/v1", "judge", api_key_env=None)
+    with fake_chat_server(reply) as url:
+        scorer = OpenAIScorer(url, "judge", api_key_env=None)
         scores = scorer([ReflectionItem("q", "red shapes: 2", "red circle: 1", None)])
-    finally:
-        server.shutdown()
-        server.server_close()
     assert scores == [1.0] and calls == ["/v1/chat/completions"] * 2
 
 
