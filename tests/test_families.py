@@ -9,6 +9,7 @@ import shutil
 import pytest
 import torch
 from PIL import Image
+from transformers import GenerationConfig
 from transformers.utils import is_torchvision_available
 
 from vistakit.config import load_config
@@ -250,6 +251,40 @@ def test_generate_never_emits_image_tokens(family):
         assert unsuppressed[0][0].token_ids[0] in vis
     finally:
         handle.remove()
+
+
+@pytest.mark.parametrize("with_prefix", [False, True])
+def test_shared_prefill_draws_the_samples_of_copied_prompts(family, with_prefix):
+    """K samples from one prompt pass equal `generate`'s own K copies of the prompt, token for token, with the
+    same seed: the cache copied K times and each family's positions (Qwen's 3-D rope) continue correctly."""
+    name, _, model, processor = family
+    prompts, images, responses = _queries(processor)
+    prefixes = [r[:2] for r in responses] if with_prefix else None
+    backend = HFBackend(model, processor)
+    shared = backend.generate(prompts, images, 3, 1.0, 6, seed=7, prefixes=prefixes)
+    backend.shares_prefill = lambda ids: False  # the path that copies the prompt K times
+    copied = backend.generate(prompts, images, 3, 1.0, 6, seed=7, prefixes=prefixes)
+    assert [[g.token_ids for g in gs] for gs in shared] == [[g.token_ids for g in gs] for gs in copied]
+    assert len({tuple(g.token_ids) for gs in shared for g in gs}) > 3  # sampled, not all one sequence
+
+
+def test_shared_prefill_gives_every_step_the_logits_of_copied_prompts(family):
+    """The logits themselves, step by step, of left-padded prompts of three lengths: a position off by the
+    padding (or Qwen's rope offsets not copied) moves them, though a tiny random model rarely samples otherwise."""
+    name, _, model, processor = family
+    prompts, images, _ = _queries(processor)
+    backend = HFBackend(model, processor)
+    batch = encode(processor, prompts, images)
+    config = GenerationConfig(do_sample=True, top_k=0, max_new_tokens=5, num_return_sequences=2, output_logits=True,
+                              return_dict_in_generate=True, pad_token_id=processor.tokenizer.pad_token_id)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        copied = model.generate(**batch.inputs, generation_config=config)
+        torch.manual_seed(0)
+        shared = backend._generate_from_shared_prefill(batch.inputs, 2, config)
+    assert torch.equal(shared.sequences, copied.sequences)
+    for a, b in zip(shared.logits, copied.logits, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
 
 
 def test_prefix_resampling_runs(family, tmp_path):
