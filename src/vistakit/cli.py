@@ -231,7 +231,7 @@ def cmd_demo(args) -> None:
 
 METHOD_SECTIONS = ("vista.", "vre.", "r3v.")
 # `demo --organism`: its preset. tiny: a 1M-parameter Qwen2.5-VL from random weights (minutes); smol: a VLM of
-# pretrained parts (SmolLM2-135M + DINOv2-S, needs the parts installed; its seed model takes about an hour)
+# pretrained parts (SmolLM2-135M + DINOv2-S, needs the parts installed; its seed model takes a little over an hour)
 ORGANISMS = {"tiny": "demo.yaml", "smol": "smol.yaml"}
 
 
