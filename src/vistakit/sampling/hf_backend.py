@@ -47,7 +47,7 @@ class SamplingBackend(Protocol):
 
 
 class HFBackend:
-    """Batched `model.generate` with `num_return_sequences`; greedy when temperature is 0."""
+    """Batched `model.generate`, K samples per query from one pass over its prompt; greedy when temperature is 0."""
 
     def __init__(self, model, processor):
         self.model, self.processor = model, processor
