@@ -32,7 +32,7 @@ from vistakit.tasks.data import instruction_for, load_split
 from vistakit.tasks.shapes import corpus, write_dataset
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a checkpoint folder; default: the embedded tiny model, built here")
     parser.add_argument("--queries", type=int, default=32, help="queries per generate call (one batch)")
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="vistakit-prefill-"))
     write_dataset(work / "data", 0, n_train=args.queries, n_seed=0, n_test=0, no_look_share=0.0)
@@ -80,6 +80,7 @@ def main() -> None:
     print(f"shared / copied, median of {args.repeats}: {ratio:.3f}")
     same = sum(a == b for qa, qb in zip(drawn["shared"], drawn["copied"]) for a, b in zip(qa, qb))
     print(f"samples drawn alike by both paths: {same} of {len(queries) * args.k}")
+    return {"seconds": times, "ratio": ratio, "alike": same, "samples": len(queries) * args.k}
 
 
 if __name__ == "__main__":
