@@ -51,9 +51,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, answer_line, boxed, clean_answer, decimal_places,
-                                   equal_at_decimals, final_answer, latex_number, math_equal, option_letters,
-                                   same_choice_value, same_value, stated_letter, within_relative)
+from vistakit.tasks.verify import (ARTICLES, MINUS_SIGNS, NUMBER_WORDS, Verdict, answer_line, boxed, clean_answer,
+                                   decimal_places, equal_at_decimals, final_answer, latex_number, math_equal,
+                                   option_letters, same_choice_value, same_value, stated_letter, within_relative)
 
 # --- the answer as written -----------------------------------------------------------------------------------
 
