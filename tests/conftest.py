@@ -1,4 +1,6 @@
+import importlib.util
 import logging
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -10,6 +12,22 @@ CORPUS = [
     "What color is the shape at the bottom right?\nblue square at bottom right\nAnswer: blue",
     "Is there a green triangle? yellow yes no middle center left right",
 ] * 20
+
+
+@pytest.fixture(scope="session")
+def repo_script():
+    """`repo_script("benchmarks/x.py")`: a script of the repository (scripts/, benchmarks/) imported as a
+    module, so that a test calls its functions as `python benchmarks/x.py` would."""
+    root = Path(__file__).resolve().parents[1]
+
+    def load(relative: str):
+        path = root / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(autouse=True)

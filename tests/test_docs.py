@@ -2,7 +2,6 @@
 config dataclasses (no torch needed); every relative link of README.md and docs/*.md reaches a file (and a
 heading) of the repository; nothing in the repository points outside it."""
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -14,23 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = ".venv/bin/python scripts/config_reference.py > docs/config.md"
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "scripts" / "config_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_config_reference_is_current():
-    expected = load_generator().render()
+def test_config_reference_is_current(repo_script):
+    expected = repo_script("scripts/config_reference.py").render()
     written = (ROOT / "docs" / "config.md").read_text()
     assert written == expected, f"docs/config.md is stale (a config field changed): regenerate it with `{REGENERATE}`"
 
 
-def test_config_reference_lists_every_field():
+def test_config_reference_lists_every_field(repo_script):
     from vistakit.config import RunConfig, describe
 
-    text = load_generator().render()
+    text = repo_script("scripts/config_reference.py").render()
     for f in describe(RunConfig()):
         if not f.section:
             assert f"| `{f.name}` |" in text, f.name

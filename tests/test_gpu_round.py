@@ -1,14 +1,8 @@
 """benchmarks/gpu_round.py, the GPU check a lent GPU runs unattended, runs end to end on the tiny model."""
 
-import importlib.util
-from pathlib import Path
 
-
-def test_gpu_round_runs_every_step_on_the_tiny_model(capsys):
-    path = Path(__file__).parents[1] / "benchmarks" / "gpu_round.py"
-    spec = importlib.util.spec_from_file_location("gpu_round", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_gpu_round_runs_every_step_on_the_tiny_model(capsys, repo_script):
+    module = repo_script("benchmarks/gpu_round.py")
     rows = module.main(["--tiny", "--queries", "8", "--max-new-tokens", "12", "--train-steps", "2"])
     assert [r["step"] for r in rows] == ["sampling (transformers)", "critical-token pass",
                                          "VAS pass (to the middle layer)", "training, full (2 steps)",

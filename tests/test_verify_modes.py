@@ -5,10 +5,8 @@ responses a model would write (written here, no records copied); hedges and opti
 Then where the verdicts go: labels, sampled and evaluated records, the decision log, the select step's
 diagnostics, the config, and `vistakit verify-check`."""
 
-import importlib.util
 import json
 import typing
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +16,6 @@ from vistakit.tasks.data import Query
 from vistakit.tasks.labels import label_response
 from vistakit.tasks.verify import MODES, check, verdicts
 
-ROOT = Path(__file__).resolve().parent.parent
 CHOICES = ["3", "6 cm", "9", "2\\sqrt{3}"]
 OPTION_READERS = [("scienceqa", None), ("geometry3k-mc", None), ("wemath", None), ("mathvista", "option")]
 NUMBER_READERS = [("chartqa", None), ("mathvista", "integer"), ("geometry3k", None)]
@@ -96,12 +93,10 @@ def test_latex_and_units_on_geometry3k():
     assert not both("geometry3k", "Answer: 4.24", "3\\sqrt{2}")[1].correct  # a rounded value stays wrong
 
 
-def test_the_train_verdict_on_the_math_verify_cases():
+def test_the_train_verdict_on_the_math_verify_cases(repo_script):
     """Every case scripts/measure_math_verify.py measures math-verify and our reader on: the Geometry3K train
     verdict (both) agrees with the grader on all of them."""
-    spec = importlib.util.spec_from_file_location("measure", ROOT / "scripts" / "measure_math_verify.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = repo_script("scripts/measure_math_verify.py")
     wrong = [(g, a, label) for g, a, label in module.CASES if module.train_verdict(g, a) != label]
     assert not wrong
 
