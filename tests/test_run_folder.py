@@ -61,8 +61,9 @@ def test_moved_folder_resumes_and_other_configs_are_refused(tmp_path):
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     check_resume_config(path, to_dict(RunConfig(run_dir=str(tmp_path))))  # only run_dir differs
     changed = to_dict(RunConfig(run_dir=str(tmp_path), rounds=5))
-    with pytest.raises(ConfigError, match="rounds differ"):
+    with pytest.raises(ConfigError, match="rounds differ: rounds: 3 there, 5 now") as e:
         check_resume_config(path, changed)
+    assert "add rounds=3 to the command" in str(e.value)  # how to resume after a preset's default moved
 
 
 def test_unchanged_metrics_are_not_rewritten(tmp_path):

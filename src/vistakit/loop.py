@@ -33,6 +33,7 @@ it, so a moved folder resumes.
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from pathlib import Path
 
@@ -164,5 +165,10 @@ def check_resume_config(path: Path, resolved: dict) -> None:
                   and not k.startswith(("tracking.", "workers."))  # where it is tracked / sampled changes no result
                   and not (k not in a and k in defaults and b.get(k) == defaults[k]))
     if diff:
-        raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: "
-                          f"{[(k, a.get(k), b.get(k)) for k in diff[:3]]}); use a new run_dir to change it")
+        was = ", ".join(f"{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in diff[:5])
+        resume = " ".join(shlex.quote(f"{k}={'null' if a[k] is None else a[k]}") for k in diff
+                          if k in a and not isinstance(a[k], list))
+        hint = (f"to resume it as it was made (a preset's default may have changed since), add {resume} to "
+                "the command; " if resume else "")
+        raise ConfigError(f"{path.parent} was made with another config ({', '.join(diff)} differ: {was}); "
+                          f"{hint}to change them, use a new run_dir")
