@@ -67,11 +67,14 @@ def test_a_run_writes_its_report(vista_run):
     assert "~~" not in md  # a rescued chain's marks are <del>/<ins> in a <pre>, not ~~ inside a code fence
 
 
-def test_the_cli_rewrites_the_report(vista_run, capsys):
+def test_the_cli_rewrites_the_report(vista_run, capsys, monkeypatch):
     run_dir, _, _ = vista_run
     (run_dir / "report.md").unlink()
     assert main(["report", str(run_dir)]) == 0
     assert (run_dir / "report.md").exists() and str(run_dir / "report.html") in capsys.readouterr().out
+    monkeypatch.chdir(run_dir)
+    assert main(["report", "."]) == 0  # from inside the folder: its title still names the method, not "()"
+    assert (run_dir / "report.md").read_text().startswith("# Run report: vista-sft\n")
     assert main(["report", str(run_dir / "round_1")]) == 2  # not a run folder
 
 

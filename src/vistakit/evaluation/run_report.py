@@ -461,7 +461,8 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     plots = run_dir / "report_plots"
     plots.mkdir(exist_ok=True)
     doc = Doc(run_dir)
-    name = method if run_dir.name == method else f"{method} ({run_dir.name})"
+    folder = run_dir.resolve().name  # `vistakit report .` names the folder too
+    name = method if folder == method else f"{method} ({folder})"
     doc.heading(f"Run report: {name}", 1)
     done = [h["round"] for h in hist if "accuracy" in h]
     doc.text(f"Run folder {run_dir.resolve()}; rounds evaluated: {', '.join(map(str, done)) or 'none'} (round 0 is "
