@@ -65,13 +65,22 @@ def test_the_verdict_states_each_gain_with_its_interval(demo):
                         "points: no clear difference (the interval includes 0).")
     assert ("VISTA-SFT: VAS separates grounded from ungrounded chains no better than chance on this organism "
             "(AUROC 0.49, 0.47 in rounds 1-2, by the task's grounded label; 0.5 is chance): see docs/results.md.") in lines
-    assert ("VISTA-SFT: the VAS filter lowered the grounded share of the training chains in round 2 (0.82 of the "
-            "correct chains, 0.81 of those it kept).") in lines
+    assert ("VISTA-SFT: the VAS filter lowered the grounded share of the training chains in round 2 (0.820 of the "
+            "correct chains, 0.810 of those it kept).") in lines
     assert ("Image reliance (accuracy with the query's own image minus with another query's, in points, on 10 test "
             "queries): SFT-Seed +10; ReST-EM round 2 +10; VISTA-SFT round 2 +0.") in lines
     assert ("VISTA-SFT: prefix resampling left fewer training queries without a correct chain (round 1: 31 -> 21; "
             "round 2: 20 -> 15 of 300 queries).") in lines
     assert not any("ReST-EM: prefix" in line for line in lines)  # no prefix step, no sentence
+
+
+def test_a_change_too_small_to_print_is_not_called_a_rise(demo):
+    metrics = demo / "vista-sft" / "metrics.json"
+    history = json.loads(metrics.read_text())
+    history[-1].update(positives_grounded=0.9281, kept_grounded=0.9284)  # both print as 0.928
+    metrics.write_text(json.dumps(history))
+    assert ("VISTA-SFT: the VAS filter did not change the grounded share of the training chains in round 2 "
+            "(0.928 of the correct chains, 0.928 of those it kept).") in findings(comparison(demo))
 
 
 def test_the_tables_show_each_method_once_per_round(demo):

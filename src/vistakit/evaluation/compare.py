@@ -188,11 +188,10 @@ def _vas_findings(c: Comparison) -> list[str]:
         kept = [h for h in c.evaluated(method) if h.get("positives_grounded") is not None and h.get("kept_grounded") is not None]
         if kept:
             h = kept[-1]
-            change = "raised" if h["kept_grounded"] > h["positives_grounded"] else "lowered" \
-                if h["kept_grounded"] < h["positives_grounded"] else "left"
+            before, after = round(h["positives_grounded"], 3), round(h["kept_grounded"], 3)  # as printed
+            change = "raised" if after > before else "lowered" if after < before else "did not change"
             out.append(f"{title(method)}: the VAS filter {change} the grounded share of the training chains "
-                       f"in round {h['round']} ({h['positives_grounded']:.2f} of the correct chains, "
-                       f"{h['kept_grounded']:.2f} of those it kept).")
+                       f"in round {h['round']} ({before:.3f} of the correct chains, {after:.3f} of those it kept).")
     return out
 
 
