@@ -12,7 +12,7 @@ import pytest
 
 from vistakit.cli import main
 from vistakit.config import load_config
-from vistakit.evaluation.run_report import Doc, split_at_critical, step_times
+from vistakit.evaluation.run_report import Doc, minutes, split_at_critical, step_times
 from vistakit.loop import run
 from vistakit.runfolder import read_jsonl
 
@@ -148,3 +148,8 @@ def test_the_html_is_escaped(tmp_path):
     html = page.read_text()
     assert "<b>" not in html and "a &lt;b&gt; &amp; c" in html and "&lt;script&gt;" in html and "&lt;i&gt;" in html
     assert "a\\|b" in md.read_text()
+
+
+def test_wall_times_carry_into_the_next_minute():
+    assert [minutes(s) for s in (0.04, 59.96, 2879.99, 2880.0, 3725.44)] == [
+        "0m00.0s", "1m00.0s", "48m00.0s", "48m00.0s", "62m05.4s"]

@@ -534,6 +534,12 @@ def _provenance(doc: Doc, run_dir: Path, config_text: str, level: int = 2) -> No
         doc.details("config.yaml (the resolved config)", config_text.rstrip(), "yaml")
 
 
+def minutes(seconds: float) -> str:
+    """'47m59.9s'; counted in tenths, so 2879.99 s reads 48m00.0s, not 47m60.0s."""
+    tenths = round(seconds * 10)
+    return f"{tenths // 600}m{tenths % 600 // 10:02d}.{tenths % 10}s"
+
+
 def _timings(doc: Doc, run_dir: Path, level: int = 2) -> None:
     doc.heading("Wall time", level)
     times = step_times(run_dir)
@@ -542,7 +548,7 @@ def _timings(doc: Doc, run_dir: Path, level: int = 2) -> None:
              "modification times; it includes loading the model the step uses. A resumed run counts the attempt "
              "that finished each step, not the time it was stopped; '-': the attempt's start was not recorded. "
              "A copy that did not keep the file times (cp without -p) shows the copy's.")
-    fmt = lambda s: "-" if s is None else f"{int(s // 60)}m{s % 60:04.1f}s"  # noqa: E731
+    fmt = lambda s: "-" if s is None else minutes(s)  # noqa: E731
     by_round: dict = {}
     for s in times:
         by_round.setdefault(s["round"], {})[s["step"]] = s["seconds"]
