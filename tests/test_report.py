@@ -1,6 +1,6 @@
 import pytest
 
-from vistakit.evaluation.diagnostics import auroc
+from vistakit.evaluation.diagnostics import auroc, diversity
 from vistakit.evaluation.report import table
 
 
@@ -26,6 +26,17 @@ def test_auroc_hand_values():
     # 2 positives (0.7, 0.2) x 2 negatives (0.4, 0.1): pairs won 0.7>0.4, 0.7>0.1, 0.2>0.1 -> 3/4
     assert auroc([0.7, 0.4, 0.2, 0.1], [True, False, True, False]) == 0.75
     assert auroc([0.3], [True]) is None
+
+
+def test_diversity_counts_distinct_chains_per_query():
+    def rec(q, text, correct, source="sample"):
+        return {"query_id": q, "response": text, "correct": correct, "source": source}
+    records = [rec("a", "x", True), rec("a", "x", True), rec("a", "x", True),  # one text three times
+               rec("b", "y", True), rec("b", "z", False), rec("b", "y", True),
+               rec("c", "w", False), rec("c", "v", False),
+               rec("b", "p", True, source="prefix")]  # a rescue is not one of the K samples
+    assert diversity(records) == {"queries": 3, "one_text_queries": 1, "distinct_samples": 5,
+                                  "distinct_positives": 2}
 
 
 def test_vas_detection_counts():

@@ -65,6 +65,8 @@ def test_vista_dpo_round_files(runs):
     diag = json.loads((r1 / "select" / "diagnostics.json").read_text())
     for level in diag["zero_positive_by_level"].values():
         assert level["zero_after"] <= level["zero_before"] <= level["queries"]
+    samples = read_jsonl(r1 / "sample" / "samples.jsonl")  # the K samples only, not the prefix rescues
+    assert diag["diversity"]["distinct_samples"] == len({(s["query_id"], s["response"]) for s in samples})
     assert history[-1]["zero_positive_after"] <= history[-1]["zero_positive_before"]
 
 

@@ -236,6 +236,7 @@ def write_selection(ctx: Context, t: int, records: list[dict], decisions: list[d
               "no_look": diagnostics.no_look_rates(records),
               "prior": diagnostics.no_look_rates(records, "prior"),
               "verify": diagnostics.verdict_modes(decisions),
+              "diversity": diagnostics.diversity(records),
               "reasons": {r: sum(d["reason"] == r for d in decisions) for r in sorted({d["reason"] for d in decisions})},
               "kept_by_source": {s: sum(d["kept"] and d["source"] == s for d in decisions)
                                  for s in sorted({d["source"] for d in decisions})}}

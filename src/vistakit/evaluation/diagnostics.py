@@ -6,6 +6,8 @@
   correct-but-ungrounded positives: AUROC of -VAS, and the precision / recall of the tau cut;
 - detectors: AUROCs of VAS, of the raw ratio and of a text-only detector (the response's first tokens) for
   positives made without looking, by the scene-truth and the two-pass label (`two_pass.py`);
+- sampling diversity: the distinct chains among a round's samples and positives, and the queries whose K
+  samples are one text;
 - the critical-token rule: its firing rate and position histogram on negatives and on a grounded-correct
   control, and on negatives opening with a rare first token vs the rest; shares of samples made without
   looking, and of kept positives grounded / looked.
@@ -34,6 +36,20 @@ def zero_positive_by_level(queries, records: list[dict]) -> dict:
         level["zero_before"] += q.id not in before
         level["zero_after"] += q.id not in after
     return dict(sorted(out.items()))
+
+
+def diversity(records: list[dict]) -> dict:
+    """How many different chains the K samples of a query are: a model that draws one text K times gives the
+    round K copies of a chain to train on and a VAS filter nothing to rank within the query."""
+    texts, positives = defaultdict(set), defaultdict(set)
+    for r in records:
+        if r["source"] == "sample":
+            texts[r["query_id"]].add(r["response"])
+            if r["correct"]:
+                positives[r["query_id"]].add(r["response"])
+    return {"queries": len(texts), "one_text_queries": sum(len(v) == 1 for v in texts.values()),
+            "distinct_samples": sum(map(len, texts.values())),
+            "distinct_positives": sum(map(len, positives.values()))}
 
 
 def verdict_modes(decisions: list[dict]) -> dict:

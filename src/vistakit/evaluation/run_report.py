@@ -578,8 +578,10 @@ def _selection(doc: Doc, run_dir: Path, hist: list[dict], level: int = 2) -> Non
         diag = json.loads((r / "select" / "diagnostics.json").read_text()) if (r / "select" / "diagnostics.json").exists() else {}
         levels = diag.get("zero_positive_by_level", {})
         trained = json.loads((r / "train" / "result.json").read_text()) if (r / "train" / "result.json").exists() else {}
-        crit = diag.get("critical_tokens", {})
-        rows.append([h["round"], h["samples"], h["kept"], f"{h['kept'] / max(h['samples'], 1):.2f}",
+        crit, div = diag.get("critical_tokens", {}), diag.get("diversity")
+        rows.append([h["round"], h["samples"],
+                     f"{div['distinct_samples']}, {div['one_text_queries']}" if div else None,
+                     h["kept"], f"{h['kept'] / max(h['samples'], 1):.2f}",
                      ", ".join(f"{k} {v}" for k, v in diag.get("kept_by_source", {}).items()),
                      ", ".join(f"{k} {v}" for k, v in diag.get("reasons", {}).items() if k != "kept"),
                      f"{h.get('queries_with_positive')}/{h.get('queries')}",
@@ -588,11 +590,13 @@ def _selection(doc: Doc, run_dir: Path, hist: list[dict], level: int = 2) -> Non
                      trained.get("examples")])
     if rows:
         doc.heading("Selection", level)
-        doc.text("Round t's samples (by M_t-1) and what the selection kept: kept / all samples, kept by source, "
+        doc.text("Round t's samples (by M_t-1) and what the selection kept: the distinct texts among the samples "
+                 "and the queries whose samples are all one text (a model that repeats itself trains on copies), "
+                 "kept / all samples, kept by source, "
                  "dropped by reason, training queries with a kept positive, queries with no positive per level "
                  "before -> after prefix resampling, the critical-token rule's fire rate on negatives, the "
                  "training examples of M_t.")
-        doc.table(["round", "samples", "kept", "kept share", "kept by source", "dropped", "queries solved",
+        doc.table(["round", "samples", "distinct, one-text queries", "kept", "kept share", "kept by source", "dropped", "queries solved",
                    "no positive (by level)", "crit fires", "train examples"], rows)
 
 
