@@ -83,6 +83,23 @@ def test_a_change_too_small_to_print_is_not_called_a_rise(demo):
             "(0.928 of the correct chains, 0.928 of those it kept).") in findings(comparison(demo))
 
 
+def test_a_rule_that_never_fires_and_samples_that_repeat_are_said(demo):
+    metrics = demo / "vista-sft" / "metrics.json"
+    history = json.loads(metrics.read_text())
+    for h in history[1:]:
+        h.update(critical_fire_rate=0.0, kept_by_source={"sample": 50}, one_text_queries=264)
+    metrics.write_text(json.dumps(history))
+    lines = findings(comparison(demo))
+    assert ("VISTA-SFT: the critical-token rule fired on none of the wrong chains (rounds 1-2), so prefix "
+            "resampling added no chain.") in lines
+    assert ("VISTA-SFT: in round 2 the K samples were one and the same text for 264 of 300 training queries: the "
+            "round trains on copies, and VAS has nothing to rank within those queries.") in lines
+    history[2].update(critical_fire_rate=0.01, one_text_queries=149)  # fires once; fewer than half repeat
+    metrics.write_text(json.dumps(history))
+    lines = findings(comparison(demo))
+    assert not any("fired on none" in line or "one and the same text" in line for line in lines)
+
+
 def test_the_tables_show_each_method_once_per_round(demo):
     c = comparison(demo)
     text = accuracy_table(c).text().splitlines()

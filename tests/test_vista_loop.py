@@ -67,6 +67,7 @@ def test_vista_dpo_round_files(runs):
         assert level["zero_after"] <= level["zero_before"] <= level["queries"]
     samples = read_jsonl(r1 / "sample" / "samples.jsonl")  # the K samples only, not the prefix rescues
     assert diag["diversity"]["distinct_samples"] == len({(s["query_id"], s["response"]) for s in samples})
+    assert history[-1]["one_text_queries"] == diag["diversity"]["one_text_queries"]  # metrics.json carries it
     assert history[-1]["zero_positive_after"] <= history[-1]["zero_positive_before"]
 
 

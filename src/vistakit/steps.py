@@ -410,6 +410,7 @@ def round_stats(ctx: Context, t: int) -> dict:
                  kept_grounded=shares.get("kept", {}).get("grounded"),
                  sample_no_look=diag.get("no_look", {}).get("sample", {}).get("samples"),
                  sample_prior=diag.get("prior", {}).get("sample", {}).get("samples"),
+                 one_text_queries=diag.get("diversity", {}).get("one_text_queries"),
                  critical_fire_rate=crit.get("fire_rate"), critical_at_first_token=crit.get("at_first_token"),
                  critical_at_first_token_usual_start=crit.get("rare_start", {}).get("usual_start_at_first_token"),
                  control_fire_rate=crit.get("control_grounded_correct", {}).get("fire_rate"))

@@ -158,7 +158,7 @@ def findings(c: Comparison) -> list[str]:
             out.append(f"{title(g.method)} after round {g.round} against {title(g.versus)}"
                        f"{' after round ' + str(g.versus_round) if g.versus != SEED else ''}: "
                        f"{g.points()} points: {g.word()}.")
-    out += _vas_findings(c) + _reliance_findings(c) + _prefix_findings(c)
+    out += _vas_findings(c) + _reliance_findings(c) + _prefix_findings(c) + _diversity_findings(c)
     return out
 
 
@@ -174,7 +174,7 @@ def _vas_findings(c: Comparison) -> list[str]:
         label = "the task's grounded label" if any(h.get("vas_auroc") is not None for h in c.evaluated(method)) \
             else "the two-pass label"
         aurocs = ", ".join(f"{a:.2f}" for _, a in scored)
-        when = f"round {scored[0][0]}" if len(scored) == 1 else f"rounds {scored[0][0]}-{scored[-1][0]}"
+        when = _rounds([t for t, _ in scored])
         if CHANCE_BAND[0] <= mean <= CHANCE_BAND[1]:
             verdict = "separates grounded from ungrounded chains no better than chance on this organism"
         elif mean < CHANCE_BAND[0]:
@@ -220,7 +220,29 @@ def _prefix_findings(c: Comparison) -> list[str]:
             per = "; ".join(f"round {h['round']}: {h['zero_positive_before']} -> {h['zero_positive_after']}" for h in rescued)
             out.append(f"{title(method)}: prefix resampling left fewer training queries without a correct chain "
                        f"({per} of {rescued[0].get('queries')} queries).")
+        fired = [h for h in c.evaluated(method) if h.get("critical_fire_rate") is not None]
+        if fired and all(h["critical_fire_rate"] == 0 for h in fired):
+            out.append(f"{title(method)}: the critical-token rule fired on none of the wrong chains "
+                       f"({_rounds([h['round'] for h in fired])}), so prefix resampling added no chain.")
     return out
+
+
+def _diversity_findings(c: Comparison) -> list[str]:
+    """A model that draws one text for all K samples of most queries trains on copies, and leaves VAS
+    nothing to rank within those queries."""
+    out = []
+    for method, _ in c.rows:
+        counted = [h for h in c.evaluated(method) if h.get("one_text_queries") is not None and h.get("queries")]
+        if counted and counted[-1]["one_text_queries"] >= counted[-1]["queries"] / 2:
+            h = counted[-1]
+            out.append(f"{title(method)}: in round {h['round']} the K samples were one and the same text for "
+                       f"{h['one_text_queries']} of {h['queries']} training queries: the round trains on copies, "
+                       "and VAS has nothing to rank within those queries.")
+    return out
+
+
+def _rounds(rounds: list[int]) -> str:
+    return f"round {rounds[0]}" if len(rounds) == 1 else f"rounds {rounds[0]}-{rounds[-1]}"
 
 
 def verdict(c: Comparison, report: Path | None = None) -> str:
