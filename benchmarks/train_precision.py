@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
             seconds = time.perf_counter() - start
             loss = json.loads((out / "train_log.json").read_text())["train_loss"]
             runs[bf16].append({"seconds": seconds, "loss": loss})
-            print(f"{'bf16 autocast' if bf16 else 'float32':>13}  attempt {i + 1}: {seconds:7.1f} s, mean loss {loss:.4f}",
-                  flush=True)
+            name = "bf16 autocast" if bf16 else "float32"
+            print(f"{name:>13}  attempt {i + 1}: {seconds:7.1f} s, mean loss {loss:.4f}", flush=True)
     fp32, bf16 = (statistics.median(r["seconds"] for r in runs[k]) for k in (False, True))
     result = {"model": str(args.model or "tiny"), "examples": args.examples, "batch": args.batch,
               "device": args.device, "float32_s": fp32, "bf16_s": bf16, "ratio_bf16_over_float32": bf16 / fp32,

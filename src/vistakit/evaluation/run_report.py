@@ -592,12 +592,11 @@ def _selection(doc: Doc, run_dir: Path, hist: list[dict], level: int = 2) -> Non
         doc.heading("Selection", level)
         doc.text("Round t's samples (by M_t-1) and what the selection kept: the distinct texts among the samples "
                  "and the queries whose samples are all one text (a model that repeats itself trains on copies), "
-                 "kept / all samples, kept by source, "
-                 "dropped by reason, training queries with a kept positive, queries with no positive per level "
-                 "before -> after prefix resampling, the critical-token rule's fire rate on negatives, the "
-                 "training examples of M_t.")
-        doc.table(["round", "samples", "distinct, one-text queries", "kept", "kept share", "kept by source", "dropped", "queries solved",
-                   "no positive (by level)", "crit fires", "train examples"], rows)
+                 "kept / all samples, kept by source, dropped by reason, training queries with a kept positive, "
+                 "queries with no positive per level before -> after prefix resampling, the critical-token rule's "
+                 "fire rate on negatives, the training examples of M_t.")
+        doc.table(["round", "samples", "distinct, one-text queries", "kept", "kept share", "kept by source",
+                   "dropped", "queries solved", "no positive (by level)", "crit fires", "train examples"], rows)
 
 
 def _zero_positive(doc: Doc, run_dir: Path, config: dict, plots: Path, level: int = 2) -> None:
