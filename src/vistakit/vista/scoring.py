@@ -12,6 +12,7 @@ attention at one layer). `ScoringModel` gives it only when a step asks, so metho
 from __future__ import annotations
 
 import gc
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,6 +24,8 @@ from vistakit.tasks.data import Query, instruction_for
 from vistakit.models.inputs import render_query
 from vistakit.runfolder import read_jsonl, write_jsonl
 from vistakit.sampling.sample import batch_file
+
+log = logging.getLogger(__name__)
 
 
 class ScoringModel:
@@ -116,13 +119,22 @@ def run_pass(batch_fn: Callable, scorer, processor, queries: dict[str, Query], r
              shard: tuple[int, int] | None = None, **params) -> list[dict]:
     """`batch_fn(model, processor, queries, qs, prompts, responses, **params) -> [result per response]` over
     `records` in `length_batches`, each batch's results written (atomically) to `out_dir/batches/`, so a
-    killed pass resumes at its unfinished batches; returns one result per record, in record order. The
-    model is loaded from `scorer` (scoring.scoring_model) only when a batch is left to score.
+    killed pass resumes at its unfinished batches; returns one result per record, in record order. A record
+    that repeats another's query and response is scored once (`distinct_responses`). The model is loaded from
+    `scorer` (scoring.scoring_model) only when a batch is left to score.
 
     Shards (vistakit.shards): shard (rank, world) scores the batches b with b % world == rank and returns
     []; a `scorer` with `run_pass` (vistakit.shards.Shards) runs the call over its shards. The results are
     read back from the batch files in every case, so they are identical whatever the number of shards."""
     out_dir = Path(out_dir)
+    if shard is None:  # shards get the distinct records (shard_inputs.json) and score them as they are
+        unique, where = scored_records(out_dir, records, batch_size)
+        if len(unique) < len(records):
+            log.info("%s: %d distinct responses of %d scored (the rest repeat one word for word)",
+                     desc, len(unique), len(records))
+            results = run_pass(batch_fn, scorer, processor, queries, unique, out_dir, batch_size=batch_size,
+                               system=system, image_first=image_first, with_eos=with_eos, desc=desc, **params)
+            return [dict(results[j]) for j in where]
     batches = length_batches(records, batch_size)
     if shard is None and hasattr(scorer, "run_pass"):
         scorer.run_pass(batch_fn.__name__, queries, records, out_dir, batch_size=batch_size, system=system,
@@ -138,6 +150,36 @@ def run_pass(batch_fn: Callable, scorer, processor, queries: dict[str, Query], r
                 results = batch_fn(model, processor, queries, qs, prompts, responses, **params)
                 write_jsonl(batch_file(out_dir, b), [{"index": i, **r} for i, r in zip(idx, results)])
     return [] if shard is not None else merge_pass(out_dir, batches, len(records))
+
+
+def distinct_responses(records: list[dict]) -> tuple[list[dict], list[int]]:
+    """The first record of each distinct (query, response ids), and each record's place among them. A pass's
+    result for a response depends on nothing else, and a confident model's samples repeat word for word (on
+    the pretrained organism about 300 of 1,000 positives a round are distinct), so each is scored once."""
+    first: dict[tuple, int] = {}
+    unique, where = [], []
+    for r in records:
+        key = (r["query_id"], tuple(r["token_ids"]))
+        if key not in first:
+            first[key] = len(unique)
+            unique.append(r)
+        where.append(first[key])
+    return unique, where
+
+
+def scored_records(out_dir: Path, records: list[dict], batch_size: int) -> tuple[list[dict], list[int]]:
+    """`distinct_responses`, unless `out_dir` holds batches of a pass begun before passes scored distinct
+    responses only (their indices count every record): that pass resumes over every record."""
+    unique, where = distinct_responses(records)
+    if len(unique) == len(records):
+        return unique, where
+    every, distinct = length_batches(records, batch_size), length_batches(unique, batch_size)
+    done = {b: [r["index"] for r in read_jsonl(batch_file(out_dir, b))]
+            for b in range(len(every)) if batch_file(out_dir, b).exists()}
+    if done and all(idx == every[b] for b, idx in done.items()) and any(
+            b >= len(distinct) or idx != distinct[b] for b, idx in done.items()):
+        return records, list(range(len(records)))
+    return unique, where
 
 
 def merge_pass(out_dir: Path, batches: list[list[int]], n: int) -> list[dict]:
