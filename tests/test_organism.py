@@ -8,13 +8,14 @@ import torch
 from PIL import Image
 
 from vistakit.tasks.data import Query, instruction_for
-from vistakit.evaluation.diagnostics import first_tokens_scores, position_histogram
+from vistakit.evaluation.diagnostics import auroc, first_tokens_scores, position_histogram
 from vistakit.models.inputs import encode, render_query
 from vistakit.evaluation.probes import probe_model
 from vistakit.sampling.hf_backend import Generation
 from vistakit.tasks import shapes
 from vistakit.vista.two_pass import counterfactual_ids, response_logprobs, two_pass_scores
-from vistakit.vista.vas_calibration import choose_layers
+from vistakit.vista import vas_calibration
+from vistakit.vista.vas_calibration import choose_layers, per_layer_ratios, within_query_z
 
 
 def test_typical_counts_are_the_modes_of_the_generator():
@@ -180,6 +181,34 @@ def test_auto_vas_layer_finds_a_planted_layer(tiny, tmp_path, planted):
     assert chosen == [planted], report
     assert report["per_layer_auroc"][planted] > 0.95
     assert report["calibration_queries"] == 5 and report["calibration_positives"] == 20
+
+
+def test_auto_vas_layer_scores_a_repeated_chain_once(tiny, tmp_path, monkeypatch):
+    """Each query's chains written twice (a confident model repeats itself): the calibration scores each
+    distinct one once, and its per-layer AUROCs are those of scoring every chain."""
+    model, processor = tiny
+    queries, _ = _queries(tmp_path, 4)
+    by_id = {q.id: q for q in queries}
+    g = torch.Generator().manual_seed(2)
+    decisions = []
+    for q in queries:
+        chains = [torch.randint(60, 140, (10,), generator=g).tolist() for _ in range(3)]
+        for k, ids in enumerate(chains + chains[:2]):
+            decisions.append({"query_id": q.id, "source": "sample", "sample": k, "kept": True, "correct": True,
+                              "token_ids": ids, "two_pass_looked": k % 3 != 1})
+    scored = []
+    monkeypatch.setattr(vas_calibration, "per_layer_ratios",
+                        lambda *a, **k: scored.append(len(a[3])) or per_layer_ratios(*a, **k))
+    choose_layers(model, processor, by_id, decisions, tmp_path / "l.json", n_queries=4, seed=0, batch_size=8,
+                  system=None)
+    report = json.loads((tmp_path / "l.json").read_text())
+    assert scored == [12] and report["calibration_positives"] == 20
+    positives = sorted(decisions, key=lambda d: d["query_id"])  # calibration_set's order: query by query
+    every = per_layer_ratios(model, processor, by_id, positives, batch_size=8, system=None)
+    looked = [p["two_pass_looked"] for p in positives]
+    for layer, ratios in enumerate(every):
+        assert abs(report["per_layer_auroc"][layer] - auroc(within_query_z(positives, ratios), looked)) < 1e-9
+        assert abs(report["per_layer_auroc_raw"][layer] - auroc(ratios, looked)) < 1e-9
 
 
 def test_auto_vas_layer_keeps_the_default_without_signal(tiny, tmp_path):

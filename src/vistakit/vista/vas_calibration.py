@@ -23,7 +23,7 @@ from PIL import Image
 from vistakit.tasks.data import Query
 from vistakit.evaluation.diagnostics import auroc
 from vistakit.runfolder import write_json
-from vistakit.vista.scoring import scoring_batches, scoring_model
+from vistakit.vista.scoring import distinct_responses, scoring_batches, scoring_model
 from vistakit.vista.vas import default_layers, segment_masses, vision_ratio, z_scores
 
 
@@ -70,10 +70,12 @@ def choose_layers(scorer, processor, queries: dict[str, Query], decisions: list[
         return json.loads(out_file.read_text())["chosen"]
     positives = calibration_set(decisions, n_queries, seed)
     looked = [bool(p["two_pass_looked"]) for p in positives]
+    unique, where = distinct_responses(positives)  # a repeated chain is scored once (scoring.run_pass)
     with scoring_model(scorer) as model:
         fallback = default_layers(model)
-        ratios = per_layer_ratios(model, processor, queries, positives, batch_size=batch_size, system=system) \
+        ratios = per_layer_ratios(model, processor, queries, unique, batch_size=batch_size, system=system) \
             if positives else []
+    ratios = [[r[j] for j in where] for r in ratios]
     per_layer = [auroc(within_query_z(positives, r), looked) for r in ratios]
     raw = [auroc(r, looked) for r in ratios]
     scored = [(a, layer) for layer, a in enumerate(per_layer) if a is not None]
