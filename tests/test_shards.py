@@ -1,10 +1,10 @@
-"""The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one
-process, for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a
-failing shard is started again, then the step stops with its log; the teacher-forced passes (critical
-tokens, VAS, two-pass label) over 2 shards and over Ray give one process's results; STaR, VISTA-SFT and VRE runs with
-workers.shards=2 give the files and metrics of workers.shards=1; VISTA's prefix continuations over 2
-shards; the same through a launcher (torchrun) and as Ray tasks on a local cluster; an unreachable Ray
-address fails within seconds.
+"""The sampling steps over shards (vistakit.shards): 2 local shard processes write the same bytes as one process,
+for sampling and for greedy evaluation; a shard whose batch was lost redraws only that batch; a failing shard is
+started again, then the step stops with its log; the teacher-forced passes (critical tokens, VAS, two-pass
+label; two responses repeated) over 2 shards and over Ray give one process's results; STaR, VISTA-SFT and VRE
+runs with workers.shards=2 give the files and metrics of workers.shards=1; VISTA's prefix continuations over 2
+shards; the same through a launcher (torchrun) and as Ray tasks on a local cluster; an unreachable Ray address
+fails within seconds.
 
 Every test here runs the loop's process and the shards at one thread each (`one_thread`): CPU matmul sums
 depend on the thread count (a two-shard VISTA run, each shard at 1 of 2 threads, wrote two-pass
@@ -216,8 +216,10 @@ def test_teacher_forced_passes_over_two_shards_and_ray_give_the_numbers_of_one_p
     engine = Engine(cfg_with(1))
     backend = engine.open(str(tiny_path))
     records = sample_queries(backend, backend.processor, queries, tmp_path / "sample", **SETTINGS)
+    records += [dict(records[i], sample=10 + i) for i in (1, 4)]  # repeats: the shards score the distinct ones
     one = _passes(engine.scorer, backend.processor, queries, records, tmp_path / "one")
-    assert len(one["vas"]) == 12 and len({s["vas_ratio"] for s in one["vas"]}) > 6
+    assert len(one["vas"]) == 14 and len({s["vas_ratio"] for s in one["vas"]}) > 6
+    assert one["vas"][12] == one["vas"][1] and one["two_pass"][13] == one["two_pass"][4]
     assert any(c["critical_index"] is not None for c in one["critical"])
 
     shards = Shards(cfg_with(2), str(tiny_path), engine)
