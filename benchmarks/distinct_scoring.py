@@ -30,17 +30,17 @@ from vistakit.runfolder import read_jsonl
 from vistakit.sampling.sample import sample_queries
 from vistakit.tasks.data import load_split
 from vistakit.tasks.shapes import corpus, write_dataset
-from vistakit.vista.scoring import batch_inputs, distinct_responses, length_batches, run_pass, scoring_model
+from vistakit.vista.scoring import distinct_responses, run_pass, scoring_batches, scoring_model
 from vistakit.vista.two_pass import counterfactual_ids, two_pass_batch
 from vistakit.vista.vas_filter import vas_batch
 
 
-def every_record(batch_fn, scorer, processor, queries, records, *, batch_size, **params) -> list[dict]:
+def every_record(batch_fn, scorer, processor, queries, records, *, batch_size, desc, **params) -> list[dict]:
     """The pass as it ran before: every record scored, in length batches."""
     out: list[dict | None] = [None] * len(records)
     with torch.no_grad(), scoring_model(scorer) as model:
-        for idx in length_batches(records, batch_size):
-            qs, prompts, responses = batch_inputs(processor, queries, records, idx, system=None)
+        for idx, qs, prompts, responses in scoring_batches(processor, queries, records, batch_size=batch_size,
+                                                           system=None, desc=desc):
             for i, r in zip(idx, batch_fn(model, processor, queries, qs, prompts, responses, **params)):
                 out[i] = r
     return out
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
                                  seed=0)
     else:
         records = read_jsonl(args.samples)
-        keep = list(dict.fromkeys(r["query_id"] for r in records))[: args.queries]
-        records = [r for r in records if r["query_id"] in set(keep)]
+        keep = set(list(dict.fromkeys(r["query_id"] for r in records))[: args.queries])
+        records = [r for r in records if r["query_id"] in keep]
     distinct = len(distinct_responses(records)[0])
     batch_fn, params = ((two_pass_batch, {"other": counterfactual_ids([r["query_id"] for r in records])})
                         if args.which == "two_pass" else (vas_batch, {"layers": None}))
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
             start = time.perf_counter()
             if way == "every":
                 results[way] = every_record(batch_fn, engine.scorer, backend.processor, queries, records,
-                                            batch_size=args.batch, **params)
+                                            batch_size=args.batch, desc=args.which, **params)
             else:
                 results[way] = run_pass(batch_fn, engine.scorer, backend.processor, queries, records,
                                         work / f"pass-{i}", batch_size=args.batch, system=None, desc=args.which,
